@@ -1,0 +1,258 @@
+"""Online event clustering: each article joins the best live story or starts a new one.
+
+The method follows the strongest published stream clusterers (Miranda et al. 2018; SCStory 2023):
+
+- TF-IDF with document frequencies learned from the stream itself (no corpus to download), with
+  separate weights for title, lead and body terms: the lead says what happened;
+- named-entity overlap, idf-weighted, so "Turkey" shared by every Middle-East story counts for
+  less than "Stoltenberg";
+- time: a story's similarity halves for every ``half_life`` the article lies outside its span,
+  which splits two earthquakes in one country a week apart even when their words agree;
+- candidate retrieval through an inverted index from terms and entities to live stories, so the
+  cost per article depends on how many stories share its rarest terms, not on how many exist;
+- merges: when an article pulls two live stories above the merge threshold, the younger one is
+  absorbed and a merge event says so.
+
+All weights and thresholds are defaults measured by ``bench/cluster_eval.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from stream.features import ArticleFeatures
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """Weights and thresholds of the clusterer (defaults from ``bench/cluster_eval.py``)."""
+
+    title_weight: float = 3.0
+    lead_weight: float = 2.0
+    body_weight: float = 1.0
+    entity_weight: float = 0.35
+    threshold: float = 0.22
+    merge_threshold: float = 0.5
+    half_life: timedelta = timedelta(days=1)
+    quiet_period: timedelta = timedelta(days=4)
+    retention: timedelta = timedelta(days=14)
+    centroid_terms: int = 120
+    query_terms: int = 12
+    max_candidates: int = 50
+
+
+@dataclass(slots=True)
+class Story:
+    """A live story's profile: what it says, who is in it, when it happened."""
+
+    story_id: str
+    first_time: datetime
+    last_time: datetime
+    term_sums: Counter[str] = field(default_factory=Counter)
+    entity_counts: Counter[str] = field(default_factory=Counter)
+    article_ids: list[str] = field(default_factory=list)
+    indexed: set[str] = field(default_factory=set)
+
+    @property
+    def size(self) -> int:
+        """Number of articles (duplicates included)."""
+        return len(self.article_ids)
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where an article went, and which stories were absorbed on the way."""
+
+    story_id: str
+    created: bool
+    merged_from: tuple[str, ...] = ()
+    score: float = 0.0
+
+
+def story_id_for(article_id: str) -> str:
+    """Story ids derive from their first article, so a replay recreates the same ids."""
+    return "s-" + hashlib.blake2b(article_id.encode(), digest_size=8).hexdigest()
+
+
+def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    dot = sum(w * b.get(t, 0.0) for t, w in a.items())
+    if not dot:
+        return 0.0
+    norm = math.sqrt(sum(w * w for w in a.values()) * sum(w * w for w in b.values()))
+    return dot / norm if norm else 0.0
+
+
+class OnlineClusterer:
+    """Single-pass story clustering with incremental IDF and an inverted index over live stories."""
+
+    def __init__(self, config: ClusterConfig | None = None) -> None:
+        self.config = config or ClusterConfig()
+        self.stories: dict[str, Story] = {}
+        self._docs = 0
+        self._df: Counter[str] = Counter()
+        self._postings: dict[str, set[str]] = {}
+
+    # -- weighting -----------------------------------------------------------------------
+    def idf(self, key: str) -> float:
+        """Smoothed inverse document frequency learned from the stream so far."""
+        return math.log((self._docs + 1) / (self._df.get(key, 0) + 1)) + 1.0
+
+    def _term_counts(self, features: ArticleFeatures) -> Counter[str]:
+        cfg = self.config
+        counts: Counter[str] = Counter()
+        for term in set(features.title_terms):
+            counts[term] += cfg.title_weight
+        for term in features.lead_terms:
+            counts[term] += cfg.lead_weight
+        for term in features.rest_terms:
+            counts[term] += cfg.body_weight
+        return counts
+
+    def _weighted(self, counts: Counter[str]) -> dict[str, float]:
+        return {t: (1.0 + math.log(c)) * self.idf(t) for t, c in counts.items() if c > 0}
+
+    def _story_vectors(self, story: Story) -> tuple[dict[str, float], dict[str, float]]:
+        return self._weighted(story.term_sums), self._weighted(story.entity_counts)
+
+    # -- scoring -------------------------------------------------------------------------
+    def _time_factor(self, story: Story, when: datetime) -> float:
+        if story.first_time <= when <= story.last_time:
+            return 1.0
+        gap = min(abs(when - story.first_time), abs(when - story.last_time))
+        return float(0.5 ** (gap / self.config.half_life))
+
+    def similarity(
+        self, vec: dict[str, float], ents: dict[str, float], story: Story, when: datetime
+    ) -> float:
+        """Score an article (as weighted vectors) against a story."""
+        story_vec, story_ents = self._story_vectors(story)
+        text = _cosine(vec, story_vec)
+        ent = _cosine(ents, story_ents) if ents and story_ents else 0.0
+        w = self.config.entity_weight
+        return ((1.0 - w) * text + w * ent) * self._time_factor(story, when)
+
+    def _candidates(self, vec: dict[str, float], ents: dict[str, float], when: datetime) -> list[str]:
+        cfg = self.config
+        keys = sorted(vec, key=vec.__getitem__, reverse=True)[: cfg.query_terms]
+        keys += ["@" + e for e in sorted(ents, key=ents.__getitem__, reverse=True)[:6]]
+        hits: Counter[str] = Counter()
+        for key in keys:
+            for story_id in self._postings.get(key, ()):
+                hits[story_id] += 1
+        live = [
+            sid
+            for sid, _ in hits.most_common()
+            if when - self.stories[sid].last_time <= cfg.quiet_period
+        ]
+        return live[: cfg.max_candidates]
+
+    # -- the streaming step --------------------------------------------------------------
+    def place(self, features: ArticleFeatures) -> Placement:
+        """Assign an article to a story (creating or merging stories as needed)."""
+        counts = self._term_counts(features)
+        entity_counts = Counter(features.entities)
+        self._learn(counts, entity_counts)
+        vec, ents = self._weighted(counts), self._weighted(entity_counts)
+        scored = sorted(
+            (
+                (self.similarity(vec, ents, self.stories[sid], features.time), sid)
+                for sid in self._candidates(vec, ents, features.time)
+            ),
+            reverse=True,
+        )
+        if not scored or scored[0][0] < self.config.threshold:
+            story = self._new_story(features)
+            self._absorb(story, features, counts, entity_counts)
+            return Placement(story.story_id, created=True, score=scored[0][0] if scored else 0.0)
+        best_score, best_id = scored[0]
+        story = self.stories[best_id]
+        self._absorb(story, features, counts, entity_counts)
+        merged = self._merge_close(story, [sid for s, sid in scored[1:] if s >= self.config.threshold])
+        return Placement(merged[0], created=False, merged_from=merged[1], score=best_score)
+
+    def attach(self, story_id: str, features: ArticleFeatures) -> None:
+        """Record a copy (duplicate or syndicated) in its original's story without re-scoring."""
+        story = self.stories.get(story_id)
+        if story is None:
+            return
+        story.article_ids.append(features.article_id)
+        story.last_time = max(story.last_time, features.time)
+
+    def _learn(self, counts: Counter[str], entity_counts: Counter[str]) -> None:
+        self._docs += 1
+        self._df.update(counts.keys())
+        self._df.update(entity_counts.keys())
+
+    def _new_story(self, features: ArticleFeatures) -> Story:
+        story = Story(story_id_for(features.article_id), features.time, features.time)
+        self.stories[story.story_id] = story
+        return story
+
+    def _absorb(
+        self, story: Story, features: ArticleFeatures, counts: Counter[str], ents: Counter[str]
+    ) -> None:
+        story.article_ids.append(features.article_id)
+        story.first_time = min(story.first_time, features.time)
+        story.last_time = max(story.last_time, features.time)
+        story.term_sums.update(counts)
+        story.entity_counts.update(ents)
+        self._reindex(story)
+
+    def _reindex(self, story: Story) -> None:
+        cfg = self.config
+        if len(story.term_sums) > 4 * cfg.centroid_terms:
+            # Bound the profile: keep the heaviest terms (raw weight) so memory per story is flat.
+            story.term_sums = Counter(dict(story.term_sums.most_common(2 * cfg.centroid_terms)))
+        top_terms = [t for t, _ in story.term_sums.most_common(cfg.centroid_terms)]
+        top_ents = ["@" + e for e, _ in story.entity_counts.most_common(30)]
+        keys = set(top_terms) | set(top_ents)
+        for key in story.indexed - keys:
+            self._postings.get(key, set()).discard(story.story_id)
+        for key in keys - story.indexed:
+            self._postings.setdefault(key, set()).add(story.story_id)
+        story.indexed = keys
+
+    def _merge_close(self, story: Story, others: list[str]) -> tuple[str, tuple[str, ...]]:
+        """Merge live stories that now look like one event into the oldest of them."""
+        absorbed: list[str] = []
+        survivor = story
+        for other_id in others:
+            other = self.stories.get(other_id)
+            if other is None or other is survivor:
+                continue
+            sv, se = self._story_vectors(survivor)
+            ov, oe = self._story_vectors(other)
+            w = self.config.entity_weight
+            score = (1 - w) * _cosine(sv, ov) + w * (_cosine(se, oe) if se and oe else 0.0)
+            if score < self.config.merge_threshold:
+                continue
+            keep, gone = sorted((survivor, other), key=lambda s: (s.first_time, s.story_id))
+            keep.article_ids.extend(gone.article_ids)
+            keep.term_sums.update(gone.term_sums)
+            keep.entity_counts.update(gone.entity_counts)
+            keep.first_time = min(keep.first_time, gone.first_time)
+            keep.last_time = max(keep.last_time, gone.last_time)
+            self._drop(gone)
+            self._reindex(keep)
+            absorbed.append(gone.story_id)
+            survivor = keep
+        return survivor.story_id, tuple(absorbed)
+
+    def _drop(self, story: Story) -> None:
+        for key in story.indexed:
+            self._postings.get(key, set()).discard(story.story_id)
+        self.stories.pop(story.story_id, None)
+
+    def evict(self, now: datetime) -> list[str]:
+        """Forget stories quiet for longer than the retention period; returns their ids."""
+        horizon = now - self.config.retention
+        old = [s for s in self.stories.values() if s.last_time < horizon]
+        for story in old:
+            self._drop(story)
+        return [s.story_id for s in old]

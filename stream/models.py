@@ -1,0 +1,195 @@
+"""The messages storystream reads and writes: public contracts for downstream teams.
+
+Every Kafka message is one of these pydantic models. Unknown fields are kept (``extra="allow"``)
+so producers can add metadata without breaking us, and so we never drop what we do not understand.
+JSON Schemas in ``schemas/`` are generated from these classes (``make schemas``).
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+def utc_now() -> datetime:
+    """Return the current time, always timezone-aware (news timestamps without a zone lie)."""
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Read a naive time as UTC and convert an aware one to UTC, so times compare safely."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class Article(_Message):
+    """One news article as it arrives on ``articles.raw`` (after ninjs mapping, if any).
+
+    Example:
+        >>> Article(id="a1", source="Daily Planet", body="Text.").published_at is None
+        True
+    """
+
+    id: Annotated[str, Field(min_length=1, max_length=512)]
+    source: Annotated[str, Field(min_length=1, max_length=256, description="Outlet name.")]
+    title: str = ""
+    body: Annotated[str, Field(description="Plain text; HTML is converted on ingest.")]
+    url: str | None = None
+    published_at: datetime | None = Field(
+        default=None, description="ISO 8601; a time without a zone is read as UTC."
+    )
+    language: str | None = Field(default=None, description="ISO 639-1 code, e.g. 'en'.")
+    byline: str | None = None
+    section: str | None = None
+
+    @field_validator("id", "source")
+    @classmethod
+    def _strip_required(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be blank")
+        return value
+
+    @field_validator("published_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+    @field_validator("language")
+    @classmethod
+    def _lang(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return value.strip().lower().replace("_", "-").split("-")[0]
+
+
+class PreparedArticle(Article):
+    """An article after validation and cleaning: what flows between our agents.
+
+    Sentences are split once here and carried along, so no later stage re-splits the text.
+    """
+
+    sentences: list[str] = Field(default_factory=list)
+    paragraph_starts: list[int] = Field(
+        default_factory=list, description="Index into sentences where each paragraph begins."
+    )
+    received_at: datetime = Field(default_factory=utc_now)
+
+    @property
+    def event_time(self) -> datetime:
+        """When the article happened for clustering: its publish time, else when we saw it."""
+        return self.published_at or as_utc(self.received_at)
+
+
+class DedupKind(StrEnum):
+    """What dedup decided about an article."""
+
+    UNIQUE = "unique"
+    DUPLICATE = "duplicate_of"
+    SYNDICATED = "syndicated_from"
+
+
+class DedupVerdict(_Message):
+    """Dedup's decision, with the article it copies when it is a copy."""
+
+    kind: DedupKind = DedupKind.UNIQUE
+    of: str | None = None
+
+    def label(self) -> str:
+        """Render as the CLI does: ``unique``, ``duplicate_of:<id>`` or ``syndicated_from:<id>``."""
+        return self.kind.value if self.of is None else f"{self.kind.value}:{self.of}"
+
+
+class Assignment(_Message):
+    """Internal: an article placed in a story (topic ``stories.assignments``, key = story id)."""
+
+    story_id: str
+    article: PreparedArticle
+    dedup: DedupVerdict = Field(default_factory=DedupVerdict)
+    merged_from: list[str] = Field(default_factory=list)
+
+
+class SummarySentence(_Message):
+    """One summary sentence and every article and outlet that carried it."""
+
+    text: str
+    article_ids: list[str]
+    sources: list[str]
+
+
+class StoryUpdate(_Message):
+    """A new version of a story (topic ``stories.updates``, key = story id).
+
+    Versions start at 1 and only grow; a replay re-emits the same content for the same version,
+    so consumers can deduplicate on ``(story_id, version)``.
+    """
+
+    story_id: str
+    version: Annotated[int, Field(ge=1)]
+    updated_at: datetime
+    first_seen: datetime
+    headline: str
+    sentences: list[SummarySentence]
+    new_sentences: list[str] = Field(default_factory=list)
+    article_ids: list[str]
+    sources: list[str]
+    duplicates: dict[str, str] = Field(
+        default_factory=dict, description="Article id -> the article it copies (near-)verbatim."
+    )
+    syndicated: dict[str, str] = Field(
+        default_factory=dict, description="Article id -> the article most of its text comes from."
+    )
+    merged_from: list[str] = Field(default_factory=list)
+
+
+class MergeEvent(_Message):
+    """Two live stories turned out to be one: ``story_id`` absorbed ``merged_from``."""
+
+    event: Literal["merge"] = "merge"
+    story_id: str
+    merged_from: list[str]
+    at: datetime
+
+
+class DeadLetter(_Message):
+    """A rejected input message (topic ``articles.dlq``), kept whole with the reason."""
+
+    reason: str
+    error_type: str
+    payload: str = Field(description="The original message bytes, base64.")
+    received_at: datetime = Field(default_factory=utc_now)
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+
+    @classmethod
+    def for_payload(cls, payload: bytes, reason: str, error_type: str, **where: object) -> DeadLetter:
+        """Wrap raw bytes and a readable reason into a dead letter."""
+        return cls(
+            reason=reason,
+            error_type=error_type,
+            payload=base64.b64encode(payload).decode("ascii"),
+            **where,  # type: ignore[arg-type]
+        )
+
+    def original(self) -> bytes:
+        """Return the original message bytes."""
+        return base64.b64decode(self.payload)
+
+
+PUBLIC_MODELS: dict[str, type[BaseModel]] = {
+    "article": Article,
+    "story_update": StoryUpdate,
+    "dead_letter": DeadLetter,
+    "merge_event": MergeEvent,
+}
+"""Models whose JSON Schema is published in ``schemas/``."""

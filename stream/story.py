@@ -1,0 +1,129 @@
+"""A story's summary state and the versioned StoryUpdate events it emits.
+
+Pure and serialisable (a pydantic model), so the summary agent keeps one per story in a
+changelog-backed table and a restarted worker resumes exactly where the last one stopped.
+Versions only grow, and a version is emitted only when the story's visible content changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from stream.facts import FactPool
+from stream.models import (
+    Assignment,
+    DedupKind,
+    PreparedArticle,
+    StoryUpdate,
+    SummarySentence,
+)
+from stream.summarize import SummaryConfig, choose_headline, select
+
+
+class StoryState(BaseModel):
+    """Everything needed to produce the next version of one story."""
+
+    story_id: str
+    version: int = 0
+    first_seen: datetime | None = None
+    updated_at: datetime | None = None
+    titles: list[str] = Field(default_factory=list)
+    pool: FactPool = Field(default_factory=FactPool)
+    selected: list[str] = Field(default_factory=list)
+    article_ids: list[str] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=list)
+    duplicates: dict[str, str] = Field(default_factory=dict)
+    syndicated: dict[str, str] = Field(default_factory=dict)
+    merged_from: list[str] = Field(default_factory=list)
+    new_facts_since_render: int = 0
+    content_hash: str = ""
+    absorbed_into: str | None = None
+
+    def add(self, article: PreparedArticle, copy_of: str | None = None, kind: str = "") -> bool:
+        """Add an article; returns False when it was already here (a producer retry)."""
+        if article.id in self.article_ids:
+            return False
+        self.article_ids.append(article.id)
+        if article.source not in self.sources:
+            self.sources.append(article.source)
+        if article.title:
+            self.titles.append(article.title)
+        if copy_of and kind == DedupKind.DUPLICATE:
+            self.duplicates[article.id] = copy_of
+        elif copy_of and kind == DedupKind.SYNDICATED:
+            self.syndicated[article.id] = copy_of
+        # A syndicated copy may carry new paragraphs: its novel sentences are fair candidates.
+        duplicate_only = copy_of if kind == DedupKind.DUPLICATE else None
+        new = self.pool.add_article(article, copy_of=duplicate_only)
+        self.new_facts_since_render += len(new)
+        when = article.event_time
+        self.first_seen = min(self.first_seen or when, when)
+        return True
+
+    def apply(self, assignment: Assignment) -> bool:
+        """Apply an assignment from the clusterer; returns whether anything changed."""
+        return self.add(assignment.article, assignment.dedup.of, assignment.dedup.kind)
+
+    def absorb(self, other: StoryState) -> None:
+        """Take over a story that the clusterer merged into this one."""
+        for article_id in other.article_ids:
+            if article_id not in self.article_ids:
+                self.article_ids.append(article_id)
+        self.sources.extend(s for s in other.sources if s not in self.sources)
+        self.titles.extend(other.titles)
+        self.duplicates.update(other.duplicates)
+        self.syndicated.update(other.syndicated)
+        self.pool.absorb(other.pool)
+        self.merged_from.extend(
+            s for s in [other.story_id, *other.merged_from] if s not in self.merged_from
+        )
+        if other.first_seen and (self.first_seen is None or other.first_seen < self.first_seen):
+            self.first_seen = other.first_seen
+        self.new_facts_since_render += len(other.pool.facts)
+
+    def render(self, now: datetime, config: SummaryConfig | None = None) -> StoryUpdate | None:
+        """Produce the next version, or None when nothing a reader sees has changed."""
+        config = config or SummaryConfig()
+        if self.new_facts_since_render or not self.selected:
+            picked = select(self.pool.facts, config, previous=self.selected)
+        else:
+            # No new fact: keep the summary exactly; only attributions and lists may grow.
+            by_text = {f.text: f for f in self.pool.facts}
+            picked = [by_text[t] for t in self.selected if t in by_text]
+        headline = choose_headline(self.titles, picked or self.pool.facts)
+        sentences = [
+            SummarySentence(text=f.text, article_ids=list(f.article_ids), sources=list(f.sources))
+            for f in picked
+        ]
+        digest = hashlib.blake2b(
+            repr(
+                (headline, [s.model_dump() for s in sentences], self.article_ids, self.sources,
+                 self.merged_from)
+            ).encode(),
+            digest_size=16,
+        ).hexdigest()
+        self.new_facts_since_render = 0
+        if digest == self.content_hash:
+            return None
+        previous = set(self.selected)
+        self.selected = [f.text for f in picked]
+        self.content_hash = digest
+        self.version += 1
+        self.updated_at = now
+        return StoryUpdate(
+            story_id=self.story_id,
+            version=self.version,
+            updated_at=now,
+            first_seen=self.first_seen or now,
+            headline=headline,
+            sentences=sentences,
+            new_sentences=[t for t in self.selected if t not in previous],
+            article_ids=list(self.article_ids),
+            sources=list(self.sources),
+            duplicates=dict(self.duplicates),
+            syndicated=dict(self.syndicated),
+            merged_from=list(self.merged_from),
+        )

@@ -1,0 +1,82 @@
+"""The one module that touches sumy: sentence scores from its summarizers, offline.
+
+sumy is untyped and its default tokenizer loads NLTK's punkt data at run time (a download we
+cannot make). Here it gets our own tokenizer and stemmer instead, and we read its per-sentence
+*ratings* rather than its top-N selection: its ``sentences_count`` argument may be a callable that
+receives every sentence with its rating, which is exactly the hook a multi-document layer needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sumy.models.dom import ObjectDocumentModel, Paragraph, Sentence
+from sumy.summarizers.lex_rank import LexRankSummarizer
+from sumy.summarizers.lsa import LsaSummarizer
+from sumy.summarizers.luhn import LuhnSummarizer
+from sumy.summarizers.text_rank import TextRankSummarizer
+
+from stream.text import STOP_WORDS, split_sentences, stem, words
+
+SCORERS: dict[str, Callable[..., Any]] = {
+    "lexrank": LexRankSummarizer,
+    "textrank": TextRankSummarizer,
+    "lsa": LsaSummarizer,
+    "luhn": LuhnSummarizer,
+}
+
+
+class OfflineTokenizer:
+    """The tokenizer interface sumy expects, with no NLTK data behind it."""
+
+    language = "english"
+
+    def to_sentences(self, paragraph: str) -> tuple[str, ...]:
+        """Split a paragraph into sentences with our rule-based splitter."""
+        return tuple(split_sentences(paragraph))
+
+    def to_words(self, sentence: str) -> tuple[str, ...]:
+        """Split a sentence into lower-cased words."""
+        return tuple(words(sentence))
+
+
+_TOKENIZER = OfflineTokenizer()
+
+
+def _summarizer(name: str) -> Any:
+    try:
+        factory = SCORERS[name]
+    except KeyError:
+        raise ValueError(f"unknown sumy scorer {name!r}; choose from {sorted(SCORERS)}") from None
+    summarizer = factory(stem)
+    summarizer.stop_words = STOP_WORDS
+    return summarizer
+
+
+def sumy_scores(texts: Sequence[str], scorer: str = "lexrank") -> list[float]:
+    """Rate each text (one sentence each) with a sumy summarizer; returns one score per text.
+
+    Example:
+        >>> len(sumy_scores(["Troops moved north.", "Troops moved south today."]))
+        2
+    """
+    if not texts:
+        return []
+    sentences = [Sentence(text, _TOKENIZER) for text in texts]
+    document = ObjectDocumentModel([Paragraph(sentences)])
+    ratings: dict[int, float] = {}
+
+    def capture(infos: list[Any]) -> list[Any]:
+        for info in infos:
+            ratings[info.order] = float(info.rating)
+        return infos
+
+    _summarizer(scorer)(document, capture)
+    return [ratings.get(i, 0.0) for i in range(len(texts))]
+
+
+def sumy_summary(sentences: Sequence[str], count: int, scorer: str = "lexrank") -> list[str]:
+    """Plain sumy over a list of sentences: the single-document baseline we measure against."""
+    document = ObjectDocumentModel([Paragraph([Sentence(s, _TOKENIZER) for s in sentences])])
+    return [str(s) for s in _summarizer(scorer)(document, count)]
