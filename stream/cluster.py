@@ -37,7 +37,7 @@ class ClusterConfig:
     entity_weight: float = 0.35
     threshold: float = 0.22
     merge_threshold: float = 0.5
-    half_life: timedelta = timedelta(days=1)
+    half_life: timedelta = timedelta(days=2.5)
     quiet_period: timedelta = timedelta(days=4)
     retention: timedelta = timedelta(days=14)
     centroid_terms: int = 120

@@ -126,14 +126,21 @@ class DedupIndex:
         self._stored: dict[str, _Stored] = {}
         self._hash_of: dict[str, str] = {}
         self._order: deque[tuple[datetime, str]] = deque()
+        self._origin: dict[str, str] = {}
 
     def __len__(self) -> int:
         return len(self._stored)
 
     def observe(self, features: ArticleFeatures) -> DedupVerdict:
-        """Classify an article against the index, then store it: the streaming step."""
+        """Classify an article against the index, then store it: the streaming step.
+
+        A copy of a copy is reported as a copy of the first original still in the index.
+        """
         signature = _minhash(features.body_words)
         verdict = self.classify(features, signature)
+        if verdict.of is not None:
+            verdict = verdict.model_copy(update={"of": self._origin.get(verdict.of, verdict.of)})
+            self._origin[features.article_id] = verdict.of
         self.add(features, signature)
         return verdict
 
@@ -192,6 +199,7 @@ class DedupIndex:
             _, article_id = self._order.popleft()
             if self._stored.pop(article_id, None) is None:
                 continue
+            self._origin.pop(article_id, None)
             content = self._hash_of.pop(article_id, None)
             if content is not None and self._exact.get(content) == article_id:
                 del self._exact[content]

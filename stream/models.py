@@ -110,12 +110,20 @@ class DedupVerdict(_Message):
 
 
 class Assignment(_Message):
-    """Internal: an article placed in a story (topic ``stories.assignments``, key = story id)."""
+    """Internal command to the summary agent (topic ``stories.assignments``, key = ``story_id``).
 
+    ``article``: add an article to the story. ``merge``: the story was absorbed by ``into``, so
+    hand its state over. ``absorb``: take over ``state``, a story merged into this one. Every
+    command is keyed by the story it changes, so each story's state lives in one partition.
+    """
+
+    kind: Literal["article", "merge", "absorb"] = "article"
     story_id: str
-    article: PreparedArticle
+    article: PreparedArticle | None = None
     dedup: DedupVerdict = Field(default_factory=DedupVerdict)
     merged_from: list[str] = Field(default_factory=list)
+    into: str | None = None
+    state: dict[str, object] | None = None
 
 
 class SummarySentence(_Message):

@@ -40,6 +40,8 @@ def cluster_records(articles: Iterable[PreparedArticle]) -> Iterator[dict[str, A
     for article in articles:
         tracker = trackers.setdefault(partition_key(article), StoryTracker())
         placed = tracker.step(article)
+        if placed.replay:
+            continue  # the same article id again (a producer retry): already reported
         yield placed.as_record()
         if placed.merged_from:
             at = article.event_time

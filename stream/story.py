@@ -64,7 +64,15 @@ class StoryState(BaseModel):
         return True
 
     def apply(self, assignment: Assignment) -> bool:
-        """Apply an assignment from the clusterer; returns whether anything changed."""
+        """Apply an ``article`` or ``absorb`` command; returns whether anything changed."""
+        if assignment.kind == "absorb" and assignment.state is not None:
+            other = StoryState.model_validate(assignment.state)
+            if other.story_id in self.merged_from:
+                return False  # a replayed hand-over
+            self.absorb(other)
+            return True
+        if assignment.article is None:
+            return False
         return self.add(assignment.article, assignment.dedup.of, assignment.dedup.kind)
 
     def absorb(self, other: StoryState) -> None:

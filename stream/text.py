@@ -32,6 +32,10 @@ _CAPITALISED = re.compile(r"^[A-ZÀ-Ý][\w'’.-]*$")
 STOP_WORDS: frozenset[str] = frozenset(get_stop_words("english")) | frozenset(
     {"said", "says", "say", "told", "would", "could", "also", "one", "two", "new", "year", "years"}
 )
+_NOT_NAMES = frozenset(
+    """monday tuesday wednesday thursday friday saturday sunday january february march april may
+    june july august september october november december today yesterday""".split()
+)
 _STEMMER = SnowballStemmer("english")
 
 
@@ -103,6 +107,7 @@ def entities(sentences: Iterable[str]) -> list[str]:
                 index > 0
                 and bool(_CAPITALISED.match(token))
                 and token.lower() not in STOP_WORDS
+                and token.lower() not in _NOT_NAMES
                 and not tokens[index - 1].endswith((".", "!", "?", ":", '"', "“"))
             )
             if is_name:

@@ -1,0 +1,5 @@
+"""Run the CLI with ``python -m agents``."""
+
+from agents.cli import main
+
+main()

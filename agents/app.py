@@ -1,0 +1,157 @@
+"""The faust app: topics, tables and three thin agents wiring the pure core to Kafka.
+
+    articles.raw --prepare--> articles.prepared (key: language) --cluster--> stories.assignments
+    (key: story id) --summarise--> stories.updates (key: story id); bad input --> articles.dlq
+
+- ``prepare`` validates and cleans; anything bad becomes a DeadLetter with the reason.
+- ``cluster`` runs one :class:`~stream.tracker.StoryTracker` per language. Its durable state is a
+  changelog-backed table of the articles it placed (in arrival order); a restarted or moved worker
+  replays that table into a fresh tracker before it takes the next article.
+- ``summarise`` keeps one :class:`~stream.story.StoryState` per story in a changelog-backed table,
+  coalesces bursts with ``stream.take(within=debounce)``, and emits a version only on change.
+
+Agents use ``concurrency=1``: with more, faust can commit an offset past an event still being
+processed (an open faust bug), which would lose it in a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+
+from agents.settings import Settings
+from stream.models import Assignment, DeadLetter, PreparedArticle, utc_now
+from stream.offline import partition_key
+from stream.prepare import Rejected, parse_article
+from stream.story import StoryState
+from stream.summarize import SummaryConfig
+from stream.tracker import StoryTracker
+
+log = logging.getLogger("storystream")
+
+
+def _json(model: Any) -> bytes:
+    return str(model.model_dump_json()).encode()
+
+
+def build_app(settings: Settings) -> faust.App:
+    """Declare the app, its topics, tables and agents for the given settings."""
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.bootstrap_servers}",
+        datadir=str(settings.state_dir / settings.app_id),
+        store="memory://",
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        web_port=settings.web_port,
+        web_host="127.0.0.1",
+        producer_max_request_size=8_388_608,
+        consumer_auto_offset_reset="earliest",
+        stream_wait_empty=False,
+    )
+    names = settings.topics
+    raw = app.topic(names["raw"], key_type=bytes, value_type=bytes, value_serializer="raw", key_serializer="raw")
+    dlq = app.topic(names["dlq"], value_serializer="raw", key_serializer="raw")
+    prepared = app.topic(names["prepared"], value_serializer="raw", key_serializer="raw")
+    assignments = app.topic(names["assignments"], value_serializer="raw", key_serializer="raw")
+    updates = app.topic(names["updates"], value_serializer="raw", key_serializer="raw")
+
+    placed_log = app.Table(
+        "cluster-log", default=None, key_serializer="raw", value_serializer="raw",
+        partitions=settings.partitions,
+    )
+    stories = app.Table(
+        "stories", default=None, key_serializer="raw", value_serializer="raw",
+        partitions=settings.partitions, use_partitioner=True,
+    )
+    trackers: dict[str, StoryTracker] = {}
+    summary_config = SummaryConfig(words=settings.summary_words)
+
+    @app.agent(raw, concurrency=1)
+    async def prepare(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            payload = event.value if isinstance(event.value, bytes) else b""
+            message = event.message
+            try:
+                article = parse_article(
+                    payload, max_bytes=settings.max_message_bytes,
+                    default_source=settings.default_source,
+                )
+            except Rejected as rejected:
+                letter = DeadLetter.for_payload(
+                    payload, rejected.reason, rejected.error_type,
+                    topic=message.topic, partition=message.partition, offset=message.offset,
+                )
+                await dlq.send(key=message.key, value=_json(letter))
+                continue
+            await prepared.send(key=partition_key(article).encode(), value=_json(article))
+
+    def tracker_for(key: str) -> StoryTracker:
+        tracker = trackers.get(key)
+        if tracker is None:
+            # Rebuild from the changelog-backed log: replay placed articles in arrival order.
+            tracker = trackers[key] = StoryTracker()
+            entries = []
+            for _, value in placed_log.items():
+                article = PreparedArticle.model_validate_json(value)
+                if partition_key(article) == key:
+                    entries.append(article)
+            for article in sorted(entries, key=lambda a: (a.model_extra or {}).get("seq", 0)):
+                tracker.step(article)
+            log.info("rebuilt tracker %s from %d logged articles", key, len(entries))
+        return tracker
+
+    @app.agent(prepared, concurrency=1)
+    async def cluster(stream: faust.StreamT[bytes]) -> None:
+        async for value in stream:
+            article = PreparedArticle.model_validate_json(value)
+            tracker = tracker_for(partition_key(article))
+            placed = tracker.step(article)
+            if not placed.replay:
+                logged = article.model_copy(update={"seq": tracker_seq(tracker)})
+                placed_log[article.id.encode()] = _json(logged)
+            command = Assignment(
+                story_id=placed.story_id, article=article, dedup=placed.dedup,
+                merged_from=list(placed.merged_from),
+            )
+            await assignments.send(key=placed.story_id.encode(), value=_json(command))
+            for gone in placed.merged_from:
+                merge = Assignment(kind="merge", story_id=gone, into=placed.story_id)
+                await assignments.send(key=gone.encode(), value=_json(merge))
+
+    def tracker_seq(tracker: StoryTracker) -> int:
+        return len(tracker._placed)
+
+    @app.agent(assignments, concurrency=1)
+    async def summarise(stream: faust.StreamT[bytes]) -> None:
+        async for batch in stream.take(settings.debounce_max_batch, within=settings.debounce_seconds):
+            touched: dict[str, StoryState] = {}
+            for value in batch:
+                command = Assignment.model_validate_json(value)
+                state = touched.get(command.story_id)
+                if state is None:
+                    stored = stories.get(command.story_id.encode())
+                    state = (
+                        StoryState.model_validate_json(stored)
+                        if stored else StoryState(story_id=command.story_id)
+                    )
+                    touched[command.story_id] = state
+                if command.kind == "merge" and command.into:
+                    if state.article_ids and state.absorbed_into is None:
+                        hand_over = Assignment(
+                            kind="absorb", story_id=command.into, state=state.model_dump(mode="json")
+                        )
+                        await assignments.send(key=command.into.encode(), value=_json(hand_over))
+                    state.absorbed_into = command.into
+                    continue
+                state.apply(command)
+            for story_id, state in touched.items():
+                if state.absorbed_into is None and state.article_ids:
+                    update = state.render(utc_now(), summary_config)
+                    if update is not None:
+                        await updates.send(key=story_id.encode(), value=_json(update))
+                stories[story_id.encode()] = _json(state)
+
+    return app

@@ -1,0 +1,240 @@
+"""A real single-node Apache Kafka (KRaft) on this machine, from Maven Central jars.
+
+Our machines have Java and Maven but no Docker, so ``storystream broker start`` fetches Kafka's
+jars with ``mvn`` (``deploy/kafka/pom.xml``), caches them outside the repo, formats a KRaft
+storage directory and runs the broker in combined broker+controller mode with a small heap.
+Start waits until the broker answers metadata requests; a second start finds the running one.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+KAFKA_VERSION = "4.1.1"
+POM = Path(__file__).resolve().parents[1] / "deploy" / "kafka" / "pom.xml"
+
+_LOG4J2 = """\
+status = warn
+appender.file.type = File
+appender.file.name = FILE
+appender.file.fileName = ${sys:kafka.logs.dir}/server.log
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.file.ref = FILE
+logger.started.name = kafka.server.KafkaRaftServer
+logger.started.level = INFO
+"""
+
+
+class BrokerError(RuntimeError):
+    """The local broker could not be fetched, started or stopped."""
+
+
+def cache_dir() -> Path:
+    """Where Kafka's jars are cached (shared by every checkout on the machine)."""
+    root = os.environ.get("STORYSTREAM_CACHE") or os.environ.get("XDG_CACHE_HOME")
+    base = Path(root) if root else Path.home() / ".cache"
+    return base / "storystream" if not os.environ.get("STORYSTREAM_CACHE") else base
+
+
+def fetch_jars(version: str = KAFKA_VERSION) -> Path:
+    """Download Kafka's runtime jars with Maven (once); returns the folder that holds them."""
+    libs = cache_dir() / f"kafka-{version}" / "libs"
+    if libs.is_dir() and any(libs.glob("kafka_2.13-*.jar")):
+        return libs
+    if shutil.which("mvn") is None:
+        raise BrokerError("Maven (mvn) is needed to fetch Apache Kafka's jars; install it first")
+    partial = libs.with_name("libs.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    command = [
+        "mvn", "-q", "-B", "-f", str(POM), f"-Dkafka.version={version}",
+        "dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={partial}",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise BrokerError(f"mvn could not fetch Kafka {version}:\n{result.stdout}{result.stderr}")
+    partial.rename(libs)
+    return libs
+
+
+def free_port() -> int:
+    """Ask the OS for a free TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def answers_metadata(bootstrap: str, timeout: float = 5.0) -> bool:
+    """Say whether a broker at ``bootstrap`` answers a metadata request."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000),
+            client_id="storystream-probe",
+        )
+    except (KafkaError, OSError, ValueError):
+        return False
+    try:
+        admin.list_topics()
+        return True
+    except (KafkaError, OSError):
+        return False
+    finally:
+        admin.close()
+
+
+@dataclass
+class LocalBroker:
+    """One local KRaft broker with its state in ``home``."""
+
+    home: Path
+    port: int = 9092
+    controller_port: int = 9093
+    heap: str = "512m"
+
+    @property
+    def bootstrap(self) -> str:
+        """The ``host:port`` clients connect to."""
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def _pid_file(self) -> Path:
+        return self.home / "broker.json"
+
+    def _properties(self) -> str:
+        data = self.home / "data"
+        return "\n".join(
+            [
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}",
+                f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                "controller.listener.names=CONTROLLER",
+                "inter.broker.listener.name=PLAINTEXT",
+                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                f"log.dirs={data}",
+                "num.partitions=4",
+                "offsets.topic.replication.factor=1",
+                "offsets.topic.num.partitions=8",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "share.coordinator.state.topic.replication.factor=1",
+                "share.coordinator.state.topic.min.isr=1",
+                "group.initial.rebalance.delay.ms=0",
+                "auto.create.topics.enable=true",
+                "log.retention.hours=168",
+                "message.max.bytes=4194304",
+                "",
+            ]
+        )
+
+    def running_pid(self) -> int | None:
+        """The pid of this broker if it is alive, else None."""
+        try:
+            info = json.loads(self._pid_file.read_text())
+            pid = int(info["pid"])
+            os.kill(pid, 0)
+        except (OSError, ValueError, KeyError):
+            return None
+        return pid
+
+    def start(self, wait: float = 90.0) -> str:
+        """Start the broker (or find it running); returns the bootstrap address once it answers."""
+        if self.running_pid() is not None:
+            info = json.loads(self._pid_file.read_text())
+            self.port, self.controller_port = int(info["port"]), int(info["controller_port"])
+            if answers_metadata(self.bootstrap):
+                return self.bootstrap
+        if _port_open(self.port):
+            raise BrokerError(f"port {self.port} is taken by another process; pick another --port")
+        libs = fetch_jars()
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / "logs").mkdir(exist_ok=True)
+        config = self.home / "server.properties"
+        config.write_text(self._properties())
+        (self.home / "log4j2.properties").write_text(_LOG4J2)
+        classpath = f"{libs}/*"
+        if not (self.home / "data" / "meta.properties").exists():
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            fmt = subprocess.run(
+                ["java", "-cp", classpath, "kafka.tools.StorageTool", "format", "--standalone",
+                 "-t", cluster_id, "-c", str(config)],
+                capture_output=True, text=True, check=False,
+            )
+            if fmt.returncode != 0:
+                raise BrokerError(f"formatting KRaft storage failed:\n{fmt.stdout}{fmt.stderr}")
+        log = (self.home / "logs" / "stdout.log").open("ab")
+        process = subprocess.Popen(
+            [
+                "java", f"-Xms{min(256, int(self.heap.rstrip('m')))}m", f"-Xmx{self.heap}",
+                "-XX:+UseG1GC", "-Djava.awt.headless=true",
+                f"-Dkafka.logs.dir={self.home / 'logs'}",
+                f"-Dlog4j2.configurationFile=file:{self.home / 'log4j2.properties'}",
+                "-cp", classpath, "kafka.Kafka", str(config),
+            ],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self._pid_file.write_text(
+            json.dumps({"pid": process.pid, "port": self.port, "controller_port": self.controller_port})
+        )
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise BrokerError(f"broker exited with {process.returncode}; see {self.home / 'logs'}")
+            if _port_open(self.port) and answers_metadata(self.bootstrap, timeout=3):
+                return self.bootstrap
+            time.sleep(0.5)
+        self.stop()
+        raise BrokerError(f"broker did not answer within {wait:.0f}s; see {self.home / 'logs'}")
+
+    def stop(self, wait: float = 30.0) -> bool:
+        """Stop the broker cleanly (SIGTERM, then SIGKILL after ``wait``); False if none ran."""
+        pid = self.running_pid()
+        if pid is None:
+            return False
+        os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except OSError:
+                break
+            time.sleep(0.2)
+        else:
+            os.killpg(pid, signal.SIGKILL)
+        self._pid_file.unlink(missing_ok=True)
+        return True
+
+    def kill(self) -> None:
+        """Kill the broker at once (for fault tests)."""
+        pid = self.running_pid()
+        if pid is not None:
+            os.killpg(pid, signal.SIGKILL)
+
+    def status(self) -> str:
+        """A one-line description of the broker's state."""
+        pid = self.running_pid()
+        if pid is None:
+            return f"stopped (home {self.home})"
+        state = "answering" if answers_metadata(self.bootstrap) else "not answering"
+        return f"running, pid {pid}, {self.bootstrap}, {state}"
