@@ -58,12 +58,12 @@ def build_app(settings: Settings) -> faust.App:
     assignments = app.topic(names["assignments"], value_serializer="raw", key_serializer="raw")
     updates = app.topic(names["updates"], value_serializer="raw", key_serializer="raw")
 
+    # Keys and values are str (JSON text of our pydantic models); faust's json codec stores them.
     placed_log = app.Table(
-        "cluster-log", default=None, key_serializer="raw", value_serializer="raw",
-        partitions=settings.partitions,
+        "cluster-log", default=None, key_type=str, value_type=str, partitions=settings.partitions,
     )
     stories = app.Table(
-        "stories", default=None, key_serializer="raw", value_serializer="raw",
+        "stories", default=None, key_type=str, value_type=str,
         partitions=settings.partitions, use_partitioner=True,
     )
     trackers: dict[str, StoryTracker] = {}
@@ -111,7 +111,7 @@ def build_app(settings: Settings) -> faust.App:
             placed = tracker.step(article)
             if not placed.replay:
                 logged = article.model_copy(update={"seq": tracker_seq(tracker)})
-                placed_log[article.id.encode()] = _json(logged)
+                placed_log[article.id] = logged.model_dump_json()
             command = Assignment(
                 story_id=placed.story_id, article=article, dedup=placed.dedup,
                 merged_from=list(placed.merged_from),
@@ -132,7 +132,7 @@ def build_app(settings: Settings) -> faust.App:
                 command = Assignment.model_validate_json(value)
                 state = touched.get(command.story_id)
                 if state is None:
-                    stored = stories.get(command.story_id.encode())
+                    stored = stories.get(command.story_id)
                     state = (
                         StoryState.model_validate_json(stored)
                         if stored else StoryState(story_id=command.story_id)
@@ -152,6 +152,6 @@ def build_app(settings: Settings) -> faust.App:
                     update = state.render(utc_now(), summary_config)
                     if update is not None:
                         await updates.send(key=story_id.encode(), value=_json(update))
-                stories[story_id.encode()] = _json(state)
+                stories[story_id] = state.model_dump_json()
 
     return app

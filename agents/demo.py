@@ -36,6 +36,28 @@ def start_worker(settings: Settings, env_overrides: dict[str, str]) -> subproces
     )
 
 
+def wait_until_consuming(bootstrap: str, group: str, timeout: float = 90.0) -> bool:
+    """Wait until the worker's consumer group is stable (it owns its partitions)."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="storystream-wait")
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            try:
+                info = admin.describe_groups([group]).get(group, {})
+            except KafkaError:
+                info = {}
+            state = str(info.get("group_state") or info.get("state") or "")
+            if state.lower() == "stable" and info.get("members"):
+                return True
+            time.sleep(0.5)
+        return False
+    finally:
+        admin.close()
+
+
 def stop_worker(process: subprocess.Popen[bytes], wait: float = 30.0) -> int:
     """Stop a worker cleanly (SIGTERM, then SIGKILL after ``wait``)."""
     if process.poll() is None:
@@ -56,7 +78,7 @@ def run_demo(settings: Settings, feed: Path, rate: float) -> int:
     if not answers_metadata(bootstrap, timeout=2):
         port = 9092 if bootstrap.endswith(":9092") else free_port()
         broker = LocalBroker(settings.state_dir / "kafka", port=port, controller_port=free_port())
-        print(f"starting a local Kafka broker (first run fetches its jars with mvn) ...", flush=True)
+        print("starting a local Kafka broker (first run fetches its jars with mvn) ...", flush=True)
         bootstrap = broker.start()
     prefix = f"demo-{int(time.time())}."
     overrides = {
@@ -71,6 +93,8 @@ def run_demo(settings: Settings, feed: Path, rate: float) -> int:
     ensure_topics(run)
     print(f"broker {bootstrap}; topics {prefix}*; starting the worker ...", flush=True)
     worker = start_worker(run, overrides)
+    if not wait_until_consuming(bootstrap, run.app_id):
+        print("the worker did not join its consumer group in time; replaying anyway", flush=True)
     done = threading.Event()
 
     def replay() -> None:
