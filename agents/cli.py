@@ -184,6 +184,17 @@ def demo(
 
 
 @cli.command()
+def schemas(
+    folder: Annotated[Path, typer.Argument(help="Where to write the JSON Schemas.")] = Path("schemas"),
+) -> None:
+    """Regenerate the JSON Schemas of the public messages."""
+    from stream.schemas import write_schemas
+
+    for path in write_schemas(folder):
+        typer.echo(path)
+
+
+@cli.command()
 def config() -> None:
     """Print the effective configuration."""
     typer.echo(_settings().model_dump_json(indent=2))

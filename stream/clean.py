@@ -171,8 +171,8 @@ def guess_title(text: str) -> str:
         words = line.split()
         if not 3 <= len(words) <= 25 or is_chrome(line):
             continue
-        if line.endswith(".") and len(words) > 12:
-            return ""  # the text starts with prose: no headline line
+        if line.endswith((".", "!", "?")) and is_prose(line):
+            return ""  # the text starts with prose: it has no headline line
         return line
     return ""
 

@@ -27,6 +27,9 @@ from datetime import datetime, timedelta
 from stream.features import ArticleFeatures
 
 
+IDF_PRIOR_DOCS = 50
+
+
 @dataclass(frozen=True)
 class ClusterConfig:
     """Weights and thresholds of the clusterer (defaults from ``bench/cluster_eval.py``)."""
@@ -100,8 +103,12 @@ class OnlineClusterer:
 
     # -- weighting -----------------------------------------------------------------------
     def idf(self, key: str) -> float:
-        """Smoothed inverse document frequency learned from the stream so far."""
-        return math.log((self._docs + 1) / (self._df.get(key, 0) + 1)) + 1.0
+        """Inverse document frequency learned from the stream, with a prior of unseen documents.
+
+        The prior (``IDF_PRIOR_DOCS`` documents that contain no term) keeps a cold start from
+        treating every term of the first few articles as worthless; it fades as the stream grows.
+        """
+        return math.log((self._docs + IDF_PRIOR_DOCS) / (self._df.get(key, 0) + 1)) + 1.0
 
     def _term_counts(self, features: ArticleFeatures) -> Counter[str]:
         cfg = self.config

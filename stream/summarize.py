@@ -37,6 +37,8 @@ class SummaryConfig:
     redundancy: float = 0.45
     mmr_lambda: float = 0.75
     stability_bonus: float = 0.3
+    length_penalty: float = 0.7
+    reference_words: int = 18
 
 
 def _tfidf(term_lists: Sequence[Sequence[str]]) -> np.ndarray:
@@ -88,7 +90,11 @@ def select(
         facts, key=lambda f: (f.text in kept, prior(f, config), -f.seq), reverse=True
     )[: max(config.pool, len(kept))]
     scores = score_facts(pool, config)
-    scores = [s * (1 + config.stability_bonus) if f.text in kept else s for f, s in zip(pool, scores, strict=True)]
+    scores = [
+        (s * (1 + config.stability_bonus) if f.text in kept else s)
+        / max(1.0, len(f.text.split()) / config.reference_words) ** config.length_penalty
+        for f, s in zip(pool, scores, strict=True)
+    ]
     vectors = _tfidf([f.terms for f in pool])
     similarity = vectors @ vectors.T
     chosen: list[int] = []

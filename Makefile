@@ -1,0 +1,49 @@
+# storystream tasks. `make help` lists them.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: help install demo test test-unit lint typecheck schemas bench broker-start broker-stop clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## Create .venv and install storystream with its dev tools
+
+demo: $(STAMP)  ## Fetch Kafka, start a local broker and a worker, replay the sample feed, print stories
+	$(BIN)/storystream demo
+
+test: $(STAMP)  ## Run the whole test suite (starts a real local Kafka broker unless KAFKA_BOOTSTRAP_SERVERS is set)
+	$(BIN)/python -m pytest
+
+test-unit: $(STAMP)  ## Only the tests that need no broker
+	$(BIN)/python -m pytest -m 'not kafka'
+
+lint: $(STAMP)  ## ruff lint and format check
+	$(BIN)/ruff check stream agents tests bench
+	$(BIN)/ruff format --check stream agents
+
+typecheck: $(STAMP)  ## mypy --strict on the package
+	$(BIN)/mypy
+
+schemas: $(STAMP)  ## Regenerate schemas/ from the pydantic models
+	$(BIN)/storystream schemas schemas
+
+bench: $(STAMP)  ## Run the quality and speed benchmarks (tables on stdout)
+	$(BIN)/python bench/dedup_eval.py
+
+broker-start: $(STAMP)  ## Start the local Kafka broker on 127.0.0.1:9092
+	$(BIN)/storystream broker start
+
+broker-stop: $(STAMP)  ## Stop the local Kafka broker
+	$(BIN)/storystream broker stop
+
+clean:  ## Remove local state (broker data, worker state)
+	rm -rf .state

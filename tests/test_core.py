@@ -1,0 +1,139 @@
+"""Unit tests of the pure core: dedup, clustering, summaries, story versions."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from stream.features import analyse
+from stream.models import DedupKind
+from stream.offline import cluster_records, read_articles, summarize_records
+from stream.story import StoryState
+from stream.tracker import StoryTracker
+from tests.factories import article
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample_feed.jsonl"
+STRIKE = [
+    "Dockworkers at Port Alder walked off the job on Monday in a dispute over automation and pay.",
+    "The Harbour Workers Union said about 4,200 members joined the strike after talks with the port authority collapsed late on Sunday.",
+    "The port authority said 31 ships were waiting at anchor by Monday afternoon and warned of delays to food deliveries.",
+    "The transport minister urged both sides to return to mediation and said the government would not intervene.",
+]
+QUAKE = [
+    "A magnitude 6.1 earthquake struck the mountain valley early on Tuesday, damaging hundreds of homes.",
+    "The seismology office said the quake hit at a depth of 11 kilometres east of the regional capital.",
+    "Two people were killed and at least 37 were injured, most of them by falling masonry, the governor said.",
+]
+
+
+def _tracker_run(*articles):
+    tracker = StoryTracker()
+    return [tracker.step(a) for a in articles]
+
+
+def test_exact_copy_with_chrome_is_a_duplicate():
+    original = article("a", "\n\n".join(STRIKE), source="Wire")
+    copy = article("b", "Skip to main content\n\n" + "\n\n".join(STRIKE) + "\n\nShare this article", source="Metro")
+    first, second = _tracker_run(original, copy)
+    assert first.dedup.kind is DedupKind.UNIQUE
+    assert (second.dedup.kind, second.dedup.of) == (DedupKind.DUPLICATE, "a")
+    assert second.story_id == first.story_id
+
+
+def test_edited_copy_is_a_duplicate_and_copy_with_additions_is_syndicated():
+    edited = [s.replace("walked off", "stopped").replace("about", "around").replace("collapsed", "broke down") for s in STRIKE]
+    added = STRIKE + [
+        "Local shop owners near the harbour said business had dropped by half since the weekend.",
+        "Fishermen said they would join a protest march planned for Thursday in the city centre.",
+        "The harbour master said night shifts had been suspended until further notice for safety.",
+    ]
+    results = _tracker_run(
+        article("a", "\n\n".join(STRIKE)), article("b", "\n\n".join(edited)), article("c", "\n\n".join(added))
+    )
+    assert results[1].dedup.kind is DedupKind.DUPLICATE
+    assert (results[2].dedup.kind, results[2].dedup.of) == (DedupKind.SYNDICATED, "a")
+
+
+def test_same_story_different_text_stays_unique():
+    other = [
+        "Port Alder's container terminals fell silent on Monday as thousands of dockworkers went on strike over a crane plan.",
+        "The Harbour Workers Union walkout follows months of talks over plans to install 40 automated stacking cranes by 2028.",
+        "Exporters of frozen fish and timber said the strike would cost them millions if it lasted a week.",
+    ]
+    first, second = _tracker_run(article("a", "\n\n".join(STRIKE), title="Dockworkers strike"),
+                                 article("b", "\n\n".join(other), title="Strike shuts harbour over cranes"))
+    assert second.dedup.kind is DedupKind.UNIQUE
+    assert second.story_id == first.story_id
+
+
+def test_different_events_make_different_stories():
+    strike, quake = _tracker_run(article("a", "\n\n".join(STRIKE), title="Dockworkers strike at harbour"),
+                                 article("b", "\n\n".join(QUAKE), title="Earthquake damages homes", hours=20))
+    assert strike.story_id != quake.story_id
+
+
+def test_same_article_twice_is_idempotent():
+    a = article("a", "\n\n".join(STRIKE))
+    first, again = _tracker_run(a, a)
+    assert again.replay and again.story_id == first.story_id
+
+
+def test_cluster_cli_records_on_sample_feed():
+    articles = [a for a in read_articles(SAMPLE.open("rb")) if not hasattr(a, "reason")]
+    records = [r for r in cluster_records(articles) if "article_id" in r]
+    assert len(records) == len({r["article_id"] for r in records}) == 14
+    stories = {}
+    for record in records:
+        stories.setdefault(record["story_id"], set()).add(record["article_id"].split("-")[1] if "-" in record["article_id"] else "marathon")
+    assert len(stories) == 4
+
+
+def test_story_versions_grow_only_on_change_and_copies_add_no_sentences():
+    state = StoryState(story_id="s")
+    wire = article("a", "\n\n".join(STRIKE), source="Wire", title="Dockworkers strike")
+    assert state.add(wire)
+    first = state.render(wire.published_at)
+    assert first is not None and first.version == 1 and first.new_sentences
+    copy = article("b", "\n\n".join(STRIKE), source="Metro", title="Harbour strike")
+    state.add(copy, copy_of="a", kind=DedupKind.DUPLICATE)
+    second = state.render(wire.published_at)
+    assert second is not None and second.version == 2
+    assert [s.text for s in second.sentences] == [s.text for s in first.sentences]  # stable
+    assert second.new_sentences == []
+    assert all("Metro" in s.sources for s in second.sentences)
+    assert not state.add(copy)  # retry
+    assert state.render(wire.published_at) is None  # nothing changed: no version
+
+
+def test_summary_never_repeats_a_fact_and_respects_budget():
+    a = article("a", "\n\n".join(STRIKE), source="Wire", title="Dockworkers strike")
+    b = article("b", "\n\n".join(STRIKE[::-1]), source="Other", title="Port strike")
+    result = summarize_records([a, b], words=60)
+    texts = [s["text"] for s in result["sentences"]]
+    assert len(texts) == len(set(texts))
+    assert result["words"] <= 60 or len(texts) == 1
+    assert all(set(s["sources"]) == {"Wire", "Other"} for s in result["sentences"])
+
+
+def test_seed_summary_covers_nuggets_without_boilerplate(seeds_dir, expectations):
+    from agents.feeds import feed_messages
+
+    lines = [value for _, value in feed_messages(str(seeds_dir))]
+    articles = [a for a in read_articles(lines) if not hasattr(a, "reason")]
+    records = list(cluster_records(articles))
+    assert len({r["story_id"] for r in records}) == 1
+    assert all(r["dedup"] == "unique" for r in records)
+    summary = summarize_records(articles, words=100)
+    texts = [s["text"].lower() for s in summary["sentences"]]
+    covered = [n for n, alts in expectations["nuggets"].items() if any(re.search(p, t) for p in alts for t in texts)]
+    for line in [summary["headline"].lower(), *texts]:
+        assert not any(junk in line for junk in expectations["boilerplate"])
+    assert summary["words"] <= 100
+    assert len(covered) >= 4, covered  # issue 5 target is 6 of 8: see README, summary quality
+    json.dumps(summary)
+
+
+def test_features_are_computed_once_per_article():
+    f = analyse(article("a", "\n\n".join(QUAKE), title="Quake"))
+    assert f.title_terms and f.sentence_terms and f.content_hash
