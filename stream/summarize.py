@@ -39,6 +39,7 @@ class SummaryConfig:
     stability_bonus: float = 0.3
     length_penalty: float = 0.7
     reference_words: int = 18
+    concept_weight: float = 1.0
 
 
 def _tfidf(term_lists: Sequence[Sequence[str]]) -> np.ndarray:
@@ -79,6 +80,21 @@ def score_facts(facts: Sequence[Fact], config: SummaryConfig) -> list[float]:
     return [float(x) for x in total]
 
 
+def concepts(text: str) -> set[str]:
+    """A sentence's concepts: bigrams of content-term stems (Gillick & Favre's unit of a fact)."""
+    ts = terms(text)
+    return {f"{a} {b}" for a, b in zip(ts, ts[1:], strict=False)}
+
+
+def concept_weights(facts: Sequence[Fact]) -> dict[str, int]:
+    """Weight of each concept: how many distinct outlets carried it anywhere in the story."""
+    outlets: dict[str, set[str]] = {}
+    for fact in facts:
+        for concept in concepts(fact.text):
+            outlets.setdefault(concept, set()).update(fact.sources)
+    return {c: len(s) for c, s in outlets.items()}
+
+
 def select(
     facts: Sequence[Fact], config: SummaryConfig, previous: Sequence[str] = ()
 ) -> list[Fact]:
@@ -97,6 +113,10 @@ def select(
     ]
     vectors = _tfidf([f.terms for f in pool])
     similarity = vectors @ vectors.T
+    weights = concept_weights(facts)
+    fact_concepts = [concepts(f.text) for f in pool]
+    top_concept = max((sum(weights[c] for c in cs) for cs in fact_concepts), default=0) or 1
+    covered: set[str] = set()
     chosen: list[int] = []
     budget = config.words
     used = 0
@@ -104,7 +124,9 @@ def select(
     while remaining:
         def gain(i: int) -> float:
             penalty = max((similarity[i, j] for j in chosen), default=0.0)
-            return config.mmr_lambda * scores[i] - (1 - config.mmr_lambda) * penalty
+            fresh = sum(weights[c] for c in fact_concepts[i] - covered) / top_concept
+            value = scores[i] + config.concept_weight * fresh
+            return config.mmr_lambda * value - (1 - config.mmr_lambda) * penalty
 
         best = max(sorted(remaining), key=gain)
         remaining.discard(best)
@@ -114,6 +136,7 @@ def select(
         if chosen and used + length > budget:
             continue
         chosen.append(best)
+        covered |= fact_concepts[best]
         used += length
         if used >= budget:
             break
