@@ -52,7 +52,9 @@ def build_app(settings: Settings) -> faust.App:
         stream_wait_empty=False,
     )
     names = settings.topics
-    raw = app.topic(names["raw"], key_type=bytes, value_type=bytes, value_serializer="raw", key_serializer="raw")
+    raw = app.topic(
+        names["raw"], key_type=bytes, value_type=bytes, value_serializer="raw", key_serializer="raw"
+    )
     dlq = app.topic(names["dlq"], value_serializer="raw", key_serializer="raw")
     prepared = app.topic(names["prepared"], value_serializer="raw", key_serializer="raw")
     assignments = app.topic(names["assignments"], value_serializer="raw", key_serializer="raw")
@@ -60,11 +62,19 @@ def build_app(settings: Settings) -> faust.App:
 
     # Keys and values are str (JSON text of our pydantic models); faust's json codec stores them.
     placed_log = app.Table(
-        "cluster-log", default=None, key_type=str, value_type=str, partitions=settings.partitions,
+        "cluster-log",
+        default=None,
+        key_type=str,
+        value_type=str,
+        partitions=settings.partitions,
     )
     stories = app.Table(
-        "stories", default=None, key_type=str, value_type=str,
-        partitions=settings.partitions, use_partitioner=True,
+        "stories",
+        default=None,
+        key_type=str,
+        value_type=str,
+        partitions=settings.partitions,
+        use_partitioner=True,
     )
     trackers: dict[str, StoryTracker] = {}
     summary_config = SummaryConfig(words=settings.summary_words)
@@ -76,13 +86,18 @@ def build_app(settings: Settings) -> faust.App:
             message = event.message
             try:
                 article = parse_article(
-                    payload, max_bytes=settings.max_message_bytes,
+                    payload,
+                    max_bytes=settings.max_message_bytes,
                     default_source=settings.default_source,
                 )
             except Rejected as rejected:
                 letter = DeadLetter.for_payload(
-                    payload, rejected.reason, rejected.error_type,
-                    topic=message.topic, partition=message.partition, offset=message.offset,
+                    payload,
+                    rejected.reason,
+                    rejected.error_type,
+                    topic=message.topic,
+                    partition=message.partition,
+                    offset=message.offset,
                 )
                 await dlq.send(key=message.key, value=_json(letter))
                 continue
@@ -113,7 +128,9 @@ def build_app(settings: Settings) -> faust.App:
                 logged = article.model_copy(update={"seq": tracker_seq(tracker)})
                 placed_log[article.id] = logged.model_dump_json()
             command = Assignment(
-                story_id=placed.story_id, article=article, dedup=placed.dedup,
+                story_id=placed.story_id,
+                article=article,
+                dedup=placed.dedup,
                 merged_from=list(placed.merged_from),
             )
             await assignments.send(key=placed.story_id.encode(), value=_json(command))
@@ -126,7 +143,9 @@ def build_app(settings: Settings) -> faust.App:
 
     @app.agent(assignments, concurrency=1)
     async def summarise(stream: faust.StreamT[bytes]) -> None:
-        async for batch in stream.take(settings.debounce_max_batch, within=settings.debounce_seconds):
+        async for batch in stream.take(
+            settings.debounce_max_batch, within=settings.debounce_seconds
+        ):
             touched: dict[str, StoryState] = {}
             for value in batch:
                 command = Assignment.model_validate_json(value)
@@ -135,13 +154,16 @@ def build_app(settings: Settings) -> faust.App:
                     stored = stories.get(command.story_id)
                     state = (
                         StoryState.model_validate_json(stored)
-                        if stored else StoryState(story_id=command.story_id)
+                        if stored
+                        else StoryState(story_id=command.story_id)
                     )
                     touched[command.story_id] = state
                 if command.kind == "merge" and command.into:
                     if state.article_ids and state.absorbed_into is None:
                         hand_over = Assignment(
-                            kind="absorb", story_id=command.into, state=state.model_dump(mode="json")
+                            kind="absorb",
+                            story_id=command.into,
+                            state=state.model_dump(mode="json"),
                         )
                         await assignments.send(key=command.into.encode(), value=_json(hand_over))
                     state.absorbed_into = command.into

@@ -58,8 +58,15 @@ def fetch_jars(version: str = KAFKA_VERSION) -> Path:
     partial = libs.with_name("libs.partial")
     shutil.rmtree(partial, ignore_errors=True)
     command = [
-        "mvn", "-q", "-B", "-f", str(POM), f"-Dkafka.version={version}",
-        "dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={partial}",
+        "mvn",
+        "-q",
+        "-B",
+        "-f",
+        str(POM),
+        f"-Dkafka.version={version}",
+        "dependency:copy-dependencies",
+        "-DincludeScope=runtime",
+        f"-DoutputDirectory={partial}",
     ]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
@@ -88,7 +95,8 @@ def answers_metadata(bootstrap: str, timeout: float = 5.0) -> bool:
 
     try:
         admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000),
+            bootstrap_servers=bootstrap,
+            request_timeout_ms=int(timeout * 1000),
             client_id="storystream-probe",
         )
     except (KafkaError, OSError, ValueError):
@@ -177,30 +185,54 @@ class LocalBroker:
         if not (self.home / "data" / "meta.properties").exists():
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             fmt = subprocess.run(
-                ["java", "-cp", classpath, "kafka.tools.StorageTool", "format", "--standalone",
-                 "-t", cluster_id, "-c", str(config)],
-                capture_output=True, text=True, check=False,
+                [
+                    "java",
+                    "-cp",
+                    classpath,
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "--standalone",
+                    "-t",
+                    cluster_id,
+                    "-c",
+                    str(config),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
             )
             if fmt.returncode != 0:
                 raise BrokerError(f"formatting KRaft storage failed:\n{fmt.stdout}{fmt.stderr}")
         log = (self.home / "logs" / "stdout.log").open("ab")
         process = subprocess.Popen(
             [
-                "java", f"-Xms{min(256, int(self.heap.rstrip('m')))}m", f"-Xmx{self.heap}",
-                "-XX:+UseG1GC", "-Djava.awt.headless=true",
+                "java",
+                f"-Xms{min(256, int(self.heap.rstrip('m')))}m",
+                f"-Xmx{self.heap}",
+                "-XX:+UseG1GC",
+                "-Djava.awt.headless=true",
                 f"-Dkafka.logs.dir={self.home / 'logs'}",
                 f"-Dlog4j2.configurationFile=file:{self.home / 'log4j2.properties'}",
-                "-cp", classpath, "kafka.Kafka", str(config),
+                "-cp",
+                classpath,
+                "kafka.Kafka",
+                str(config),
             ],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self._pid_file.write_text(
-            json.dumps({"pid": process.pid, "port": self.port, "controller_port": self.controller_port})
+            json.dumps(
+                {"pid": process.pid, "port": self.port, "controller_port": self.controller_port}
+            )
         )
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise BrokerError(f"broker exited with {process.returncode}; see {self.home / 'logs'}")
+                raise BrokerError(
+                    f"broker exited with {process.returncode}; see {self.home / 'logs'}"
+                )
             if _port_open(self.port) and answers_metadata(self.bootstrap, timeout=3):
                 return self.bootstrap
             time.sleep(0.5)

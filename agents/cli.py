@@ -82,8 +82,12 @@ def worker() -> None:
 @cli.command()
 def ingest(
     path: Annotated[str, typer.Argument(help="JSONL, ninjs JSON, a folder of .txt, or - (stdin).")],
-    rate: Annotated[float, typer.Option(help="Articles per second; 0 = as fast as possible.")] = 0.0,
-    topic: Annotated[str | None, typer.Option(help="Target topic (default: the raw topic).")] = None,
+    rate: Annotated[
+        float, typer.Option(help="Articles per second; 0 = as fast as possible.")
+    ] = 0.0,
+    topic: Annotated[
+        str | None, typer.Option(help="Target topic (default: the raw topic).")
+    ] = None,
 ) -> None:
     """Produce a feed to ``articles.raw`` with a progress bar."""
     from agents.feeds import feed_messages, make_producer, produce
@@ -132,9 +136,11 @@ def tail(
 
 @cli.command()
 def cluster(
-    articles: Annotated[Path, typer.Argument(help="Article JSON lines, in arrival order (- = stdin).")],
+    articles: Annotated[
+        Path, typer.Argument(help="Article JSON lines, in arrival order (- = stdin).")
+    ],
 ) -> None:
-    """Offline replay: one JSON line per article ({article_id, story_id, dedup}) plus merge events."""
+    """Offline replay: a JSON line per article ({article_id, story_id, dedup}), plus merges."""
     from stream.offline import cluster_records, read_articles
     from stream.prepare import Rejected
 
@@ -185,7 +191,9 @@ def demo(
 
 @cli.command()
 def schemas(
-    folder: Annotated[Path, typer.Argument(help="Where to write the JSON Schemas.")] = Path("schemas"),
+    folder: Annotated[Path, typer.Argument(help="Where to write the JSON Schemas.")] = Path(
+        "schemas"
+    ),
 ) -> None:
     """Regenerate the JSON Schemas of the public messages."""
     from stream.schemas import write_schemas

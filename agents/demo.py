@@ -31,8 +31,11 @@ def start_worker(settings: Settings, env_overrides: dict[str, str]) -> subproces
     """Start ``storystream worker`` as a child process with the given settings overrides."""
     env = {**os.environ, **env_overrides}
     return subprocess.Popen(
-        [sys.executable, "-m", "agents", "worker"], env=env, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=(settings.state_dir / "worker.log").open("ab"),
+        [sys.executable, "-m", "agents", "worker"],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=(settings.state_dir / "worker.log").open("ab"),
     )
 
 
@@ -88,7 +91,11 @@ def run_demo(settings: Settings, feed: Path, rate: float) -> int:
         "STORYSTREAM_WEB_PORT": str(free_port()),
     }
     run = settings.model_copy(
-        update={"bootstrap_servers": bootstrap, "topic_prefix": prefix, "app_id": overrides["STORYSTREAM_APP_ID"]}
+        update={
+            "bootstrap_servers": bootstrap,
+            "topic_prefix": prefix,
+            "app_id": overrides["STORYSTREAM_APP_ID"],
+        }
     )
     ensure_topics(run)
     print(f"broker {bootstrap}; topics {prefix}*; starting the worker ...", flush=True)
@@ -100,7 +107,9 @@ def run_demo(settings: Settings, feed: Path, rate: float) -> int:
     def replay() -> None:
         producer = make_producer(bootstrap)
         try:
-            produce(producer, run.topics["raw"], feed_messages(str(feed)), rate=rate, progress=False)
+            produce(
+                producer, run.topics["raw"], feed_messages(str(feed)), rate=rate, progress=False
+            )
         finally:
             producer.close()
             done.set()
@@ -112,7 +121,10 @@ def run_demo(settings: Settings, feed: Path, rate: float) -> int:
     try:
         while not (done.is_set() and time.monotonic() - last > QUIET_SECONDS):
             if worker.poll() is not None:
-                print(f"worker exited with {worker.returncode}; see {settings.state_dir / 'worker.log'}")
+                print(
+                    f"worker exited with {worker.returncode}; "
+                    f"see {settings.state_dir / 'worker.log'}"
+                )
                 return 1
             for message in updates:
                 count += 1
@@ -125,8 +137,10 @@ def run_demo(settings: Settings, feed: Path, rate: float) -> int:
         updates.close()
         stop_worker(worker)
         reasons = _dead_letters(bootstrap, run.topics["dlq"])
-        print(f"{count} story updates, {len(stories)} stories; dead letters: "
-              f"{sum(reasons.values())} {dict(reasons)}")
+        print(
+            f"{count} story updates, {len(stories)} stories; dead letters: "
+            f"{sum(reasons.values())} {dict(reasons)}"
+        )
         if broker is not None:
             broker.stop()
             print("local broker stopped")

@@ -28,7 +28,8 @@ def feed_messages(path: str) -> Iterator[tuple[bytes | None, bytes]]:
         for file in sorted(source.glob("*.txt")):
             article = article_from_text(
                 file.read_text(encoding="utf-8", errors="replace"),
-                article_id=file.stem, source=file.stem,
+                article_id=file.stem,
+                source=file.stem,
             )
             yield article.id.encode(), article.model_dump_json(exclude_none=True).encode()
         return
@@ -64,14 +65,22 @@ def _key_of(item: object) -> bytes | None:
 def make_producer(bootstrap: str) -> KafkaProducer:
     """An idempotent producer (acks=all): a retry never duplicates a message in the log."""
     return KafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5,
-        max_request_size=8_388_608, client_id="storystream-ingest",
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        max_request_size=8_388_608,
+        client_id="storystream-ingest",
     )
 
 
 def produce(
-    producer: KafkaProducer, topic: str, messages: Iterator[tuple[bytes | None, bytes]],
-    *, rate: float = 0.0, progress: bool = True,
+    producer: KafkaProducer,
+    topic: str,
+    messages: Iterator[tuple[bytes | None, bytes]],
+    *,
+    rate: float = 0.0,
+    progress: bool = True,
 ) -> int:
     """Send messages to ``topic`` at ``rate`` per second (0 = as fast as possible)."""
     from tqdm import tqdm
@@ -92,7 +101,11 @@ def produce(
 def make_consumer(bootstrap: str, topic: str, *, from_beginning: bool = True) -> KafkaConsumer:
     """A group-less consumer that reads a topic from the start (or only new messages)."""
     return KafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
         auto_offset_reset="earliest" if from_beginning else "latest",
-        consumer_timeout_ms=500, client_id="storystream-tail",
+        consumer_timeout_ms=500,
+        client_id="storystream-tail",
     )

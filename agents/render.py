@@ -25,8 +25,10 @@ def render_update(raw: str) -> str:
     for sentence in update.sentences:
         marker = "+" if sentence.text in update.new_sentences else "-"
         body = textwrap.fill(
-            f"{sentence.text} [{', '.join(sentence.sources)}]", width=100,
-            initial_indent=f"   {marker} ", subsequent_indent="     ",
+            f"{sentence.text} [{', '.join(sentence.sources)}]",
+            width=100,
+            initial_indent=f"   {marker} ",
+            subsequent_indent="     ",
         )
         lines.append(body)
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""Create the service's topics explicitly, with their partitions and configs (kafka-python admin)."""
+"""Create the service's topics explicitly, with partitions and configs (kafka-python admin)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ TOPIC_CONFIGS: dict[str, dict[str, str]] = {
 
 def ensure_topics(settings: Settings) -> list[str]:
     """Create any missing topic; returns the names created (existing ones are left alone)."""
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, client_id="storystream-admin")
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, client_id="storystream-admin"
+    )
     try:
         existing = set(admin.list_topics())
         wanted = [

@@ -18,7 +18,9 @@ _BLOCK_TAGS = frozenset(
     "figure figcaption pre hr".split()
 )
 _SKIP_TAGS = frozenset("script style noscript nav aside form button svg iframe template".split())
-_HTML_HINT = re.compile(r"<\s*/?\s*(p|div|br|span|a|li|h[1-6]|html|body|strong|em|b|i)\b[^>]*>", re.I)
+_HTML_HINT = re.compile(
+    r"<\s*/?\s*(p|div|br|span|a|li|h[1-6]|html|body|strong|em|b|i)\b[^>]*>", re.I
+)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 
@@ -29,7 +31,8 @@ _CHROME_LINE = re.compile(
       | skip\ to\ (main\ )?(content|navigation)
       | you\ are\ here\b.*
       | last\ updated?.*
-      | (related|related\ (news|stories|articles|coverage|content)|read\ more|more\ on\ this|see\ also)\b.*
+      | (related|related\ (news|stories|articles|coverage|content))\b.*
+      | (read\ more|more\ on\ this|see\ also)\b.*
       | (photo|image|picture|video)\s*(via|by|:|credit).*
       | (advertis(ing|ement)|sponsored(\ content)?|promoted)\W*
       | (share|share\ this|share\ on|share/save/bookmark|tweet|email|print|comments?)(\ ?[:|/].*)?
@@ -42,7 +45,8 @@ _CHROME_LINE = re.compile(
       | download\ (the|our)\ .{1,40}\ app.*
       | take\ .{1,40}\ (news\ )?everywhere.*
       | page\ not\ found.*
-      | (the\ )?(content|page)\ you\ (requested|are\ looking\ for)\ (does\ not|doesn't|could\ not|cannot).*
+      | (the\ )?(content|page)\ you\ (requested|are\ looking\ for)
+        \ (does\ not|doesn't|could\ not|cannot).*
       | (all\ rights\ reserved|copyright|\(c\)|©).*
       | (cookies?|we\ use\ cookies|accept\ cookies).*
       | click\ here\b.*
@@ -65,7 +69,8 @@ _DATE_LINE = re.compile(
     r"""^[\W\d]*(
         (mon|tue|wed|thu|fri|sat|sun)[a-z]*,?\ .{0,30}
       | \d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}.{0,20}
-      | (jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\ \d{1,2}(st|nd|rd|th)?,?\ ?\d{0,4}.{0,20}
+      | (jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?
+        \ \d{1,2}(st|nd|rd|th)?,?\ ?\d{0,4}.{0,20}
       | \d{1,2}:\d{2}(:\d{2})?\s*(am|pm)?.{0,20}
     )$""",
     re.I | re.X,
@@ -137,7 +142,7 @@ def is_prose(line: str) -> bool:
 
 
 def clean_paragraphs(text: str) -> list[str]:
-    """Return the article's prose paragraphs, with HTML, chrome and repeated captions removed.
+    r"""Return the article's prose paragraphs, with HTML, chrome and repeated captions removed.
 
     Example:
         >>> clean_paragraphs("Skip to main content\\n\\nThe vote passed on Monday by ten votes.")
@@ -179,6 +184,10 @@ def guess_title(text: str) -> str:
 
 def strip_title(paragraphs: list[str], title: str) -> list[str]:
     """Drop a leading paragraph that only repeats the title."""
-    if paragraphs and title and paragraphs[0].casefold().strip(" .") == title.casefold().strip(" ."):
+    if (
+        paragraphs
+        and title
+        and paragraphs[0].casefold().strip(" .") == title.casefold().strip(" .")
+    ):
         return paragraphs[1:]
     return paragraphs

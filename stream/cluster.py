@@ -26,7 +26,6 @@ from datetime import datetime, timedelta
 
 from stream.features import ArticleFeatures
 
-
 IDF_PRIOR_DOCS = 50
 
 
@@ -34,9 +33,9 @@ IDF_PRIOR_DOCS = 50
 class ClusterConfig:
     """Weights and thresholds of the clusterer (defaults from ``bench/cluster_eval.py``)."""
 
-    title_weight: float = 3.0
-    lead_weight: float = 2.0
-    body_weight: float = 1.0
+    title_weight: int = 3
+    lead_weight: int = 2
+    body_weight: int = 1
     entity_weight: float = 0.35
     threshold: float = 0.22
     merge_threshold: float = 0.5
@@ -144,7 +143,9 @@ class OnlineClusterer:
         w = self.config.entity_weight
         return ((1.0 - w) * text + w * ent) * self._time_factor(story, when)
 
-    def _candidates(self, vec: dict[str, float], ents: dict[str, float], when: datetime) -> list[str]:
+    def _candidates(
+        self, vec: dict[str, float], ents: dict[str, float], when: datetime
+    ) -> list[str]:
         cfg = self.config
         keys = sorted(vec, key=vec.__getitem__, reverse=True)[: cfg.query_terms]
         keys += ["@" + e for e in sorted(ents, key=ents.__getitem__, reverse=True)[:6]]
@@ -180,7 +181,9 @@ class OnlineClusterer:
         best_score, best_id = scored[0]
         story = self.stories[best_id]
         self._absorb(story, features, counts, entity_counts)
-        merged = self._merge_close(story, [sid for s, sid in scored[1:] if s >= self.config.threshold])
+        merged = self._merge_close(
+            story, [sid for s, sid in scored[1:] if s >= self.config.threshold]
+        )
         return Placement(merged[0], created=False, merged_from=merged[1], score=best_score)
 
     def attach(self, story_id: str, features: ArticleFeatures) -> None:

@@ -79,7 +79,9 @@ def _minhash(words: Iterable[str]) -> MinHash:
     return signature
 
 
-def coverage(new: list[set[int]], old: list[set[int]], sentence_match: float) -> tuple[float, float]:
+def coverage(
+    new: list[set[int]], old: list[set[int]], sentence_match: float
+) -> tuple[float, float]:
     """Share of each article's terms that lies in sentences aligned with the other article.
 
     Returns ``(coverage of new by old, coverage of old by new)``.
@@ -139,8 +141,9 @@ class DedupIndex:
         signature = _minhash(features.body_words)
         verdict = self.classify(features, signature)
         if verdict.of is not None:
-            verdict = verdict.model_copy(update={"of": self._origin.get(verdict.of, verdict.of)})
-            self._origin[features.article_id] = verdict.of
+            root = self._origin.get(verdict.of, verdict.of)
+            verdict = verdict.model_copy(update={"of": root})
+            self._origin[features.article_id] = root
         self.add(features, signature)
         return verdict
 
@@ -181,7 +184,9 @@ class DedupIndex:
         self._exact.setdefault(features.content_hash, features.article_id)
         self._hash_of[features.article_id] = features.content_hash
         terms, offsets = _pack(features)
-        self._stored[features.article_id] = _Stored(features.article_id, features.time, terms, offsets)
+        self._stored[features.article_id] = _Stored(
+            features.article_id, features.time, terms, offsets
+        )
         if len(features.body_words) >= self.config.min_words:
             signature = signature or _minhash(features.body_words)
             self._lsh.insert(features.article_id, signature, check_duplication=False)

@@ -180,13 +180,15 @@ class DeadLetter(_Message):
     offset: int | None = None
 
     @classmethod
-    def for_payload(cls, payload: bytes, reason: str, error_type: str, **where: object) -> DeadLetter:
+    def for_payload(
+        cls, payload: bytes, reason: str, error_type: str, **where: object
+    ) -> DeadLetter:
         """Wrap raw bytes and a readable reason into a dead letter."""
         return cls(
             reason=reason,
             error_type=error_type,
             payload=base64.b64encode(payload).decode("ascii"),
-            **where,  # type: ignore[arg-type]
+            **where,
         )
 
     def original(self) -> bytes:

@@ -1,7 +1,8 @@
 """Offline replay with the streaming core: what ``storystream cluster`` and ``summarize`` run.
 
 Both read our Article JSON, one per line, in arrival order, and go through exactly the code the
-agents use (:mod:`stream.prepare`, :class:`stream.tracker.StoryTracker`, :class:`stream.story.StoryState`).
+agents use (:mod:`stream.prepare`, :class:`stream.tracker.StoryTracker`,
+:class:`stream.story.StoryState`).
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ def cluster_records(articles: Iterable[PreparedArticle]) -> Iterator[dict[str, A
         yield placed.as_record()
         if placed.merged_from:
             at = article.event_time
-            yield MergeEvent(story_id=placed.story_id, merged_from=list(placed.merged_from), at=at).model_dump(mode="json")
+            yield MergeEvent(
+                story_id=placed.story_id, merged_from=list(placed.merged_from), at=at
+            ).model_dump(mode="json")
 
 
 def _story_of(articles: Iterable[PreparedArticle]) -> StoryState:

@@ -69,7 +69,9 @@ def from_ninjs(data: dict[str, Any], default_source: str = "unknown") -> dict[st
     mapped = {
         "id": data.get("uri"),
         "source": source or default_source,
-        "title": data.get("headline") or _ninjs_text(data.get("headlines"), "main", "default") or "",
+        "title": data.get("headline")
+        or _ninjs_text(data.get("headlines"), "main", "default")
+        or "",
         "body": data.get("body_text")
         or _ninjs_text(data.get("bodies"), "text", "main", "default")
         or data.get("body_html")
@@ -107,7 +109,9 @@ def parse_article(
         Rejected: with a readable reason, when the message cannot become an article.
     """
     if len(payload) > max_bytes:
-        raise Rejected(f"message is {len(payload)} bytes, over the {max_bytes}-byte limit", "too_large")
+        raise Rejected(
+            f"message is {len(payload)} bytes, over the {max_bytes}-byte limit", "too_large"
+        )
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -115,7 +119,9 @@ def parse_article(
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise Rejected(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", "json") from exc
+        raise Rejected(
+            f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", "json"
+        ) from exc
     if not isinstance(data, dict):
         raise Rejected(f"expected a JSON object, got {type(data).__name__}", "wrong_type")
     if _is_ninjs(data):
@@ -131,7 +137,7 @@ def prepare(article: Article, *, now: datetime | None = None) -> PreparedArticle
     """Clean an already-valid article: text to paragraphs and sentences, title, sane dates.
 
     Raises:
-        Rejected: when nothing readable is left (empty body, only boilerplate) or the date is absurd.
+        Rejected: when nothing readable is left (empty body, only chrome) or the date is absurd.
     """
     now = as_utc(now) if now else utc_now()
     published = article.published_at

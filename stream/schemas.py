@@ -11,7 +11,8 @@ from stream.models import PUBLIC_MODELS
 def render_schemas() -> dict[str, str]:
     """File name -> JSON Schema text, for every public model."""
     return {
-        f"{name}.schema.json": json.dumps(model.model_json_schema(), indent=2, sort_keys=True) + "\n"
+        f"{name}.schema.json": json.dumps(model.model_json_schema(), indent=2, sort_keys=True)
+        + "\n"
         for name, model in PUBLIC_MODELS.items()
     }
 

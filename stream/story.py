@@ -108,8 +108,13 @@ class StoryState(BaseModel):
         ]
         digest = hashlib.blake2b(
             repr(
-                (headline, [s.model_dump() for s in sentences], self.article_ids, self.sources,
-                 self.merged_from)
+                (
+                    headline,
+                    [s.model_dump() for s in sentences],
+                    self.article_ids,
+                    self.sources,
+                    self.merged_from,
+                )
             ).encode(),
             digest_size=16,
         ).hexdigest()

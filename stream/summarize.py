@@ -55,7 +55,8 @@ def _tfidf(term_lists: Sequence[Sequence[str]]) -> np.ndarray:
     df = (matrix > 0).sum(axis=0)
     matrix *= np.log((1 + len(term_lists)) / (1 + df)) + 1.0
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+    normalised: np.ndarray = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+    return normalised
 
 
 def _normalise(values: Sequence[float]) -> np.ndarray:
@@ -102,9 +103,9 @@ def select(
     if not facts:
         return []
     kept = set(previous)
-    pool = sorted(
-        facts, key=lambda f: (f.text in kept, prior(f, config), -f.seq), reverse=True
-    )[: max(config.pool, len(kept))]
+    pool = sorted(facts, key=lambda f: (f.text in kept, prior(f, config), -f.seq), reverse=True)[
+        : max(config.pool, len(kept))
+    ]
     scores = score_facts(pool, config)
     scores = [
         (s * (1 + config.stability_bonus) if f.text in kept else s)
@@ -122,7 +123,8 @@ def select(
     used = 0
     remaining = set(range(len(pool)))
     while remaining:
-        def gain(i: int) -> float:
+
+        def gain(i: int, covered: set[str] = covered) -> float:
             penalty = max((similarity[i, j] for j in chosen), default=0.0)
             fresh = sum(weights[c] for c in fact_concepts[i] - covered) / top_concept
             value = scores[i] + config.concept_weight * fresh

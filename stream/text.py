@@ -45,7 +45,9 @@ def _ends_with_abbreviation(text: str) -> bool:
     if token in _ABBREVIATIONS:
         return True
     # Initials ("J." in "John F. Kennedy") and dotted acronyms ("U.S.").
-    return len(token) == 1 and token.isalpha() or bool(re.fullmatch(r"(?:[a-z]\.){1,4}[a-z]?", token))
+    return (
+        len(token) == 1 and token.isalpha() or bool(re.fullmatch(r"(?:[a-z]\.){1,4}[a-z]?", token))
+    )
 
 
 def split_sentences(paragraph: str) -> list[str]:
@@ -59,11 +61,13 @@ def split_sentences(paragraph: str) -> list[str]:
     start = 0
     for match in _BOUNDARY.finditer(paragraph):
         end = match.end()
-        candidate = paragraph[start:match.end()].strip()
+        candidate = paragraph[start : match.end()].strip()
         rest = paragraph[end:]
         if not _NEXT_STARTS_SENTENCE.match(rest):
             continue
-        if match.group().startswith(".") and _ends_with_abbreviation(paragraph[start:match.start() + 1]):
+        if match.group().startswith(".") and _ends_with_abbreviation(
+            paragraph[start : match.start() + 1]
+        ):
             continue
         if candidate:
             sentences.append(candidate)

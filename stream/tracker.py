@@ -31,7 +31,11 @@ class Placed:
 
     def as_record(self) -> dict[str, str]:
         """The ``storystream cluster`` output line for this article."""
-        return {"article_id": self.article_id, "story_id": self.story_id, "dedup": self.dedup.label()}
+        return {
+            "article_id": self.article_id,
+            "story_id": self.story_id,
+            "dedup": self.dedup.label(),
+        }
 
 
 @dataclass
@@ -68,7 +72,9 @@ class StoryTracker:
         """Process one article. The same article id again returns its first result (idempotent)."""
         earlier = self._placed.get(article.id)
         if earlier is not None:
-            return Placed(earlier.article_id, self.resolve(earlier.story_id), earlier.dedup, (), True)
+            return Placed(
+                earlier.article_id, self.resolve(earlier.story_id), earlier.dedup, (), True
+            )
         features = analyse(article)
         verdict = self.dedup.observe(features)
         original_story = self.story_of(verdict.of) if verdict.of else None

@@ -42,8 +42,11 @@ def kafka_bootstrap() -> Iterator[str]:
         return
     from agents.broker import LocalBroker, free_port
 
-    broker = LocalBroker(Path(tempfile.mkdtemp(prefix="storystream-kafka-")), port=free_port(),
-                         controller_port=free_port())
+    broker = LocalBroker(
+        Path(tempfile.mkdtemp(prefix="storystream-kafka-")),
+        port=free_port(),
+        controller_port=free_port(),
+    )
     try:
         yield broker.start()
     finally:

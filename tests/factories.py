@@ -10,8 +10,16 @@ from stream.prepare import prepare
 BASE = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
 
 
-def article(ident: str, body: str, *, source: str = "Outlet", title: str = "", hours: float = 0) -> PreparedArticle:
+def article(
+    ident: str, body: str, *, source: str = "Outlet", title: str = "", hours: float = 0
+) -> PreparedArticle:
     return prepare(
-        Article(id=ident, source=source, title=title, body=body, published_at=BASE + timedelta(hours=hours)),
+        Article(
+            id=ident,
+            source=source,
+            title=title,
+            body=body,
+            published_at=BASE + timedelta(hours=hours),
+        ),
         now=BASE + timedelta(days=30),
     )

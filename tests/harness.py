@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from collections.abc import Iterator
 from pathlib import Path
 
 from agents.demo import start_worker, stop_worker, wait_until_consuming
@@ -33,7 +32,9 @@ def running_worker(env: dict[str, str]) -> Iterator[Settings]:
     ensure_topics(settings)
     process = start_worker(settings, env)
     try:
-        assert wait_until_consuming(settings.bootstrap_servers, settings.app_id), "worker never joined"
+        assert wait_until_consuming(settings.bootstrap_servers, settings.app_id), (
+            "worker never joined"
+        )
         yield settings
     finally:
         stop_worker(process)

@@ -34,7 +34,11 @@ def _tracker_run(*articles):
 
 def test_exact_copy_with_chrome_is_a_duplicate():
     original = article("a", "\n\n".join(STRIKE), source="Wire")
-    copy = article("b", "Skip to main content\n\n" + "\n\n".join(STRIKE) + "\n\nShare this article", source="Metro")
+    copy = article(
+        "b",
+        "Skip to main content\n\n" + "\n\n".join(STRIKE) + "\n\nShare this article",
+        source="Metro",
+    )
     first, second = _tracker_run(original, copy)
     assert first.dedup.kind is DedupKind.UNIQUE
     assert (second.dedup.kind, second.dedup.of) == (DedupKind.DUPLICATE, "a")
@@ -42,14 +46,21 @@ def test_exact_copy_with_chrome_is_a_duplicate():
 
 
 def test_edited_copy_is_a_duplicate_and_copy_with_additions_is_syndicated():
-    edited = [s.replace("walked off", "stopped").replace("about", "around").replace("collapsed", "broke down") for s in STRIKE]
+    edited = [
+        s.replace("walked off", "stopped")
+        .replace("about", "around")
+        .replace("collapsed", "broke down")
+        for s in STRIKE
+    ]
     added = STRIKE + [
         "Local shop owners near the harbour said business had dropped by half since the weekend.",
         "Fishermen said they would join a protest march planned for Thursday in the city centre.",
         "The harbour master said night shifts had been suspended until further notice for safety.",
     ]
     results = _tracker_run(
-        article("a", "\n\n".join(STRIKE)), article("b", "\n\n".join(edited)), article("c", "\n\n".join(added))
+        article("a", "\n\n".join(STRIKE)),
+        article("b", "\n\n".join(edited)),
+        article("c", "\n\n".join(added)),
     )
     assert results[1].dedup.kind is DedupKind.DUPLICATE
     assert (results[2].dedup.kind, results[2].dedup.of) == (DedupKind.SYNDICATED, "a")
@@ -61,15 +72,19 @@ def test_same_story_different_text_stays_unique():
         "The Harbour Workers Union walkout follows months of talks over plans to install 40 automated stacking cranes by 2028.",
         "Exporters of frozen fish and timber said the strike would cost them millions if it lasted a week.",
     ]
-    first, second = _tracker_run(article("a", "\n\n".join(STRIKE), title="Dockworkers strike"),
-                                 article("b", "\n\n".join(other), title="Strike shuts harbour over cranes"))
+    first, second = _tracker_run(
+        article("a", "\n\n".join(STRIKE), title="Dockworkers strike"),
+        article("b", "\n\n".join(other), title="Strike shuts harbour over cranes"),
+    )
     assert second.dedup.kind is DedupKind.UNIQUE
     assert second.story_id == first.story_id
 
 
 def test_different_events_make_different_stories():
-    strike, quake = _tracker_run(article("a", "\n\n".join(STRIKE), title="Dockworkers strike at harbour"),
-                                 article("b", "\n\n".join(QUAKE), title="Earthquake damages homes", hours=20))
+    strike, quake = _tracker_run(
+        article("a", "\n\n".join(STRIKE), title="Dockworkers strike at harbour"),
+        article("b", "\n\n".join(QUAKE), title="Earthquake damages homes", hours=20),
+    )
     assert strike.story_id != quake.story_id
 
 
@@ -85,7 +100,9 @@ def test_cluster_cli_records_on_sample_feed():
     assert len(records) == len({r["article_id"] for r in records}) == 14
     stories = {}
     for record in records:
-        stories.setdefault(record["story_id"], set()).add(record["article_id"].split("-")[1] if "-" in record["article_id"] else "marathon")
+        stories.setdefault(record["story_id"], set()).add(
+            record["article_id"].split("-")[1] if "-" in record["article_id"] else "marathon"
+        )
     assert len(stories) == 4
 
 
@@ -126,7 +143,11 @@ def test_seed_summary_covers_nuggets_without_boilerplate(seeds_dir, expectations
     assert all(r["dedup"] == "unique" for r in records)
     summary = summarize_records(articles, words=100)
     texts = [s["text"].lower() for s in summary["sentences"]]
-    covered = [n for n, alts in expectations["nuggets"].items() if any(re.search(p, t) for p in alts for t in texts)]
+    covered = [
+        n
+        for n, alts in expectations["nuggets"].items()
+        if any(re.search(p, t) for p in alts for t in texts)
+    ]
     for line in [summary["headline"].lower(), *texts]:
         assert not any(junk in line for junk in expectations["boilerplate"])
     assert summary["words"] <= 100

@@ -53,10 +53,18 @@ def test_sample_feed_stories_and_dead_letters(run_env):
     assert set(strike.duplicates) | set(strike.duplicates.values()) == copies
     assert "wire-strike-2" in strike.article_ids
     assert strike.article_ids.count("wire-strike-1") == 1  # the retried message counts once
-    assert {"Northwire", "Coastal Herald", "Capital Times", "Metro Daily", "Valley Courier"} == set(strike.sources)
+    assert {"Northwire", "Coastal Herald", "Capital Times", "Metro Daily", "Valley Courier"} == set(
+        strike.sources
+    )
     marathon = next(u for u in latest.values() if "coast-marathon-1" in u.article_ids)
     assert "urn:newsml:capitaltimes:marathon-1" in marathon.article_ids  # the ninjs item
-    assert sorted(d.error_type for d in letters) == ["empty", "json", "json", "validation", "validation"]
+    assert sorted(d.error_type for d in letters) == [
+        "empty",
+        "json",
+        "json",
+        "validation",
+        "validation",
+    ]
     assert all(d.reason and d.topic and d.offset is not None for d in letters)
     originals = {d.original() for d in letters}
     assert b"this line is not JSON at all" in originals

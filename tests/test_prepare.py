@@ -11,12 +11,21 @@ from stream.text import split_sentences
 
 
 def _msg(**fields) -> bytes:
-    return json.dumps({"id": "a1", "source": "Outlet", "body": "The council approved the new budget on Monday after a long debate.", **fields}).encode()
+    return json.dumps(
+        {
+            "id": "a1",
+            "source": "Outlet",
+            "body": "The council approved the new budget on Monday after a long debate.",
+            **fields,
+        }
+    ).encode()
 
 
 def test_valid_article_is_prepared_with_sentences():
     article = parse_article(_msg(title="Budget passes"))
-    assert article.sentences == ["The council approved the new budget on Monday after a long debate."]
+    assert article.sentences == [
+        "The council approved the new budget on Monday after a long debate."
+    ]
     assert article.language == "en"
 
 
@@ -53,23 +62,35 @@ def test_html_body_is_converted():
 
 
 def test_ninjs_item_is_mapped():
-    item = {"uri": "urn:x:1", "headlines": [{"role": "main", "value": "Headline here"}],
-            "bodies": [{"role": "text", "value": "The ministry confirmed the plan in a statement on Monday."}],
-            "versioncreated": "2026-11-02T08:00:00Z", "copyrightholder": "Wire"}
+    item = {
+        "uri": "urn:x:1",
+        "headlines": [{"role": "main", "value": "Headline here"}],
+        "bodies": [
+            {"role": "text", "value": "The ministry confirmed the plan in a statement on Monday."}
+        ],
+        "versioncreated": "2026-11-02T08:00:00Z",
+        "copyrightholder": "Wire",
+    }
     article = parse_article(json.dumps(item).encode())
     assert (article.id, article.source, article.title) == ("urn:x:1", "Wire", "Headline here")
 
 
 def test_chrome_lines_are_dropped_and_prose_kept():
-    text = ("This story is over 5 years old.\n\nReal headline about the vote\n\nPhoto via Agency\n\n"
-            "The parliament voted on Tuesday to extend the mission by a year.\n\nSign up for our weekly newsletter\n\n"
-            "Page not found\n\nThe content you requested does not exist or is not available anymore.")
-    assert clean_paragraphs(text) == ["The parliament voted on Tuesday to extend the mission by a year."]
+    text = (
+        "This story is over 5 years old.\n\nReal headline about the vote\n\nPhoto via Agency\n\n"
+        "The parliament voted on Tuesday to extend the mission by a year.\n\nSign up for our weekly newsletter\n\n"
+        "Page not found\n\nThe content you requested does not exist or is not available anymore."
+    )
+    assert clean_paragraphs(text) == [
+        "The parliament voted on Tuesday to extend the mission by a year."
+    ]
     assert guess_title(text) == "Real headline about the vote"
 
 
 def test_sentence_splitter_handles_abbreviations_and_quotes():
     text = 'Lt. Gen. Ali Ayoub spoke at 4 p.m. Friday. "We are ready," he said. The U.S. disagreed.'
     assert split_sentences(text) == [
-        "Lt. Gen. Ali Ayoub spoke at 4 p.m. Friday.", '"We are ready," he said.', "The U.S. disagreed."
+        "Lt. Gen. Ali Ayoub spoke at 4 p.m. Friday.",
+        '"We are ready," he said.',
+        "The U.S. disagreed.",
     ]

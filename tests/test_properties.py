@@ -14,8 +14,11 @@ from stream.tracker import StoryTracker
 
 words = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=400)
 prose = st.lists(
-    st.sampled_from("The Minister said harbour strike council vote quake union Monday ships port agreed".split()),
-    min_size=0, max_size=40,
+    st.sampled_from(
+        "The Minister said harbour strike council vote quake union Monday ships port agreed".split()
+    ),
+    min_size=0,
+    max_size=40,
 ).map(lambda ws: " ".join(ws) + ".")
 
 
@@ -34,12 +37,20 @@ def test_parser_rejects_or_accepts_any_bytes(payload):
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["A", "B", "C"]), st.lists(prose, min_size=1, max_size=6)), min_size=1, max_size=8))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["A", "B", "C"]), st.lists(prose, min_size=1, max_size=6)),
+        min_size=1,
+        max_size=8,
+    )
+)
 def test_tracker_and_story_invariants(items):
     tracker = StoryTracker()
     states: dict[str, StoryState] = {}
     for index, (source, sentences) in enumerate(items):
-        payload = json.dumps({"id": f"a{index}", "source": source, "body": "\n\n".join(sentences)}).encode()
+        payload = json.dumps(
+            {"id": f"a{index}", "source": source, "body": "\n\n".join(sentences)}
+        ).encode()
         try:
             article = parse_article(payload)
         except Rejected:

@@ -22,11 +22,18 @@ def test_samples_validate_against_schemas():
     samples = {
         "article": Article(id="a", source="S", body="Body text.", published_at=now, extra_field=1),
         "story_update": StoryUpdate(
-            story_id="s-1", version=1, updated_at=now, first_seen=now, headline="H",
+            story_id="s-1",
+            version=1,
+            updated_at=now,
+            first_seen=now,
+            headline="H",
             sentences=[SummarySentence(text="T.", article_ids=["a"], sources=["S"])],
-            article_ids=["a"], sources=["S"],
+            article_ids=["a"],
+            sources=["S"],
         ),
-        "dead_letter": DeadLetter.for_payload(b"\xff", "bad", "encoding", topic="t", partition=0, offset=3),
+        "dead_letter": DeadLetter.for_payload(
+            b"\xff", "bad", "encoding", topic="t", partition=0, offset=3
+        ),
         "merge_event": MergeEvent(story_id="s-1", merged_from=["s-2"], at=now),
     }
     for name, model in samples.items():
