@@ -46,6 +46,7 @@ class DedupConfig:
     dup: float = 0.8
     syndicated: float = 0.75
     sentence_match: float = 0.5
+    min_estimated_jaccard: float = 0.08
     window: timedelta = timedelta(days=3)
     min_words: int = 12
 
@@ -56,6 +57,7 @@ class _Stored:
     time: datetime
     terms: np.ndarray  # uint32 term hashes of all sentences, concatenated
     offsets: np.ndarray  # sentence start offsets into ``terms`` (len = sentences + 1)
+    signature: np.ndarray | None = None  # MinHash values, for a cheap Jaccard estimate
 
     def sentences(self) -> list[set[int]]:
         bounds = self.offsets.tolist()
@@ -159,11 +161,16 @@ class DedupIndex:
             return DedupVerdict()
         terms, offsets = _pack(features)
         new = _Stored(features.article_id, features.time, terms, offsets).sentences()
+        mine = (signature or _minhash(features.body_words)).hashvalues
         best: tuple[float, float, str] | None = None
         for candidate in sorted(candidates):
             stored = self._stored.get(candidate)
             if stored is None or candidate == features.article_id:
                 continue
+            if stored.signature is not None:
+                # Cheap gate before the alignment: most band collisions are chance ones.
+                if float(np.mean(stored.signature == mine)) < self.config.min_estimated_jaccard:
+                    continue
             cov_new, cov_old = coverage(new, stored.sentences(), self.config.sentence_match)
             score = (min(cov_new, cov_old), max(cov_new, cov_old), candidate)
             if best is None or score[:2] > best[:2]:
