@@ -125,7 +125,7 @@ def build_app(settings: Settings) -> faust.App:
             tracker = tracker_for(partition_key(article))
             placed = tracker.step(article)
             if not placed.replay:
-                logged = article.model_copy(update={"seq": tracker_seq(tracker)})
+                logged = article.model_copy(update={"seq": len(tracker)})
                 placed_log[article.id] = logged.model_dump_json()
             command = Assignment(
                 story_id=placed.story_id,
@@ -137,9 +137,6 @@ def build_app(settings: Settings) -> faust.App:
             for gone in placed.merged_from:
                 merge = Assignment(kind="merge", story_id=gone, into=placed.story_id)
                 await assignments.send(key=gone.encode(), value=_json(merge))
-
-    def tracker_seq(tracker: StoryTracker) -> int:
-        return len(tracker._placed)
 
     @app.agent(assignments, concurrency=1)
     async def summarise(stream: faust.StreamT[bytes]) -> None:

@@ -53,6 +53,10 @@ class StoryTracker:
         self._seen = 0
         self._clock: datetime | None = None
 
+    def __len__(self) -> int:
+        """How many distinct articles the tracker has placed (and still remembers)."""
+        return len(self._placed)
+
     def story_of(self, article_id: str) -> str | None:
         """The current story of an article, following merges."""
         placed = self._placed.get(article_id)
