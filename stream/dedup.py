@@ -3,7 +3,7 @@
 Three stages, cheapest first:
 
 1. Exact: a hash of the article's words (case, spacing and punctuation ignored).
-2. Candidates: MinHash over word bigrams with LSH banding (datasketch), so an article is compared
+2. Candidates: MinHash over content-term bigrams with LSH banding (datasketch), so an article is compared
    only with the few stored articles that share a band, never with the whole index. 64 bands of
    2 rows catch a pair with bigram Jaccard 0.33 (a copy with 30 % of its words edited) with
    probability 0.9994, and a same-story rewrite (Jaccard ~0.05) only 15 % of the time.
@@ -15,16 +15,16 @@ Three stages, cheapest first:
 
 Decisions (thresholds measured by ``bench/dedup_eval.py``):
 
-- ``duplicate_of`` when both articles are covered by each other (min coverage >= ``dup``);
-- ``syndicated_from`` when one is mostly contained in the other (max coverage >= ``syndicated``):
-  a copy with substantial additions, or a cut-down copy;
+- ``duplicate_of`` when both articles are covered by each other under a loose sentence
+  alignment (min coverage >= ``dup``): the same copy, edited;
+- ``syndicated_from`` when one is mostly contained in the other under a strict alignment
+  (max coverage >= ``syndicated``): a copy with substantial additions, or a cut-down copy;
 - otherwise ``unique``. Two outlets rewriting the same wire story around shared quotes stay unique.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -41,12 +41,17 @@ BANDS, ROWS = 64, 2
 
 @dataclass(frozen=True)
 class DedupConfig:
-    """Dedup thresholds and the retention window of the index."""
+    """Dedup thresholds and the retention window (defaults from ``bench/dedup_eval.py --sweep``).
 
-    dup: float = 0.8
+    Duplicates are judged on a loose sentence alignment (an edited sentence still aligns with its
+    original), syndication on a strict one (reused wire paragraphs align near-verbatim).
+    """
+
+    dup: float = 0.75
+    dup_sentence_match: float = 0.3
     syndicated: float = 0.75
-    sentence_match: float = 0.5
-    min_estimated_jaccard: float = 0.08
+    syndicated_sentence_match: float = 0.5
+    min_estimated_jaccard: float = 0.05
     window: timedelta = timedelta(days=3)
     min_words: int = 12
 
@@ -72,46 +77,62 @@ def _pack(features: ArticleFeatures) -> tuple[np.ndarray, np.ndarray]:
     return flat, offsets
 
 
-def _minhash(words: Iterable[str]) -> MinHash:
-    tokens = list(words)
-    bigrams = {f"{a} {b}".encode() for a, b in zip(tokens, tokens[1:], strict=False)}
+def shingles(features: ArticleFeatures) -> set[bytes]:
+    """Bigrams of content-term stems within each sentence.
+
+    Word bigrams with function words ("of the", "said on") are shared by every article and fill
+    the LSH buckets with chance collisions; content-term bigrams are shared by copies and rarely
+    by anything else, which keeps the candidate count per article flat as the index grows.
+    """
+    return {
+        f"{a} {b}".encode()
+        for sentence in features.sentence_terms
+        for a, b in zip(sentence, sentence[1:], strict=False)
+    }
+
+
+def _minhash(features: ArticleFeatures) -> MinHash:
     signature = MinHash(num_perm=NUM_PERM)
-    if bigrams:
-        signature.update_batch(list(bigrams))
+    grams = shingles(features)
+    if grams:
+        signature.update_batch(list(grams))
     return signature
 
 
-def coverage(
-    new: list[set[int]], old: list[set[int]], sentence_match: float
-) -> tuple[float, float]:
-    """Share of each article's terms that lies in sentences aligned with the other article.
+def coverage(new: list[set[int]], old: list[set[int]], sentence_match: float) -> tuple[float, float]:
+    """Share of each article's terms that lies in sentences aligned one-to-one with the other's.
 
+    Pairs are taken greedily by overlap, each sentence used once: an edited copy aligns sentence
+    by sentence, while loose same-topic sentences cannot all claim the same original sentence.
     Returns ``(coverage of new by old, coverage of old by new)``.
     """
     postings: dict[int, list[int]] = {}
     for index, sentence in enumerate(old):
         for term in sentence:
             postings.setdefault(term, []).append(index)
-    matched_old: set[int] = set()
-    covered_new = 0
-    for sentence in new:
-        if not sentence:
-            continue
+    pairs: list[tuple[float, int, int]] = []
+    for i, sentence in enumerate(new):
         counts: dict[int, int] = {}
         for term in sentence:
-            for index in postings.get(term, ()):
-                counts[index] = counts.get(index, 0) + 1
-        best = max(counts.items(), key=lambda kv: kv[1], default=None)
-        if best is None:
-            continue
-        index, shared = best
-        # Containment both ways guards against a short sentence "matching" a long one.
-        if shared >= sentence_match * len(sentence) and shared >= sentence_match * len(old[index]):
-            covered_new += len(sentence)
-            matched_old.add(index)
+            for j in postings.get(term, ()):
+                counts[j] = counts.get(j, 0) + 1
+        for j, shared in counts.items():
+            # Containment both ways guards against a short sentence "matching" a long one.
+            low = min(shared / len(sentence), shared / len(old[j]))
+            if low >= sentence_match:
+                pairs.append((low, i, j))
+    used_new: set[int] = set()
+    used_old: set[int] = set()
+    for _, i, j in sorted(pairs, reverse=True):
+        if i not in used_new and j not in used_old:
+            used_new.add(i)
+            used_old.add(j)
     total_new = sum(len(s) for s in new) or 1
     total_old = sum(len(s) for s in old) or 1
-    return covered_new / total_new, sum(len(old[i]) for i in matched_old) / total_old
+    return (
+        sum(len(new[i]) for i in used_new) / total_new,
+        sum(len(old[j]) for j in used_old) / total_old,
+    )
 
 
 class DedupIndex:
@@ -140,7 +161,7 @@ class DedupIndex:
 
         A copy of a copy is reported as a copy of the first original still in the index.
         """
-        signature = _minhash(features.body_words)
+        signature = _minhash(features)
         verdict = self.classify(features, signature)
         if verdict.of is not None:
             root = self._origin.get(verdict.of, verdict.of)
@@ -156,13 +177,14 @@ class DedupIndex:
             return DedupVerdict(kind=DedupKind.DUPLICATE, of=original)
         if len(features.body_words) < self.config.min_words:
             return DedupVerdict()
-        candidates = self._lsh.query(signature or _minhash(features.body_words))
+        candidates = self._lsh.query(signature or _minhash(features))
         if not candidates:
             return DedupVerdict()
         terms, offsets = _pack(features)
         new = _Stored(features.article_id, features.time, terms, offsets).sentences()
-        mine = (signature or _minhash(features.body_words)).hashvalues
-        best: tuple[float, float, str] | None = None
+        mine = (signature or _minhash(features)).hashvalues
+        duplicate: tuple[float, str] | None = None
+        syndicated: tuple[float, str] | None = None
         for candidate in sorted(candidates):
             stored = self._stored.get(candidate)
             if stored is None or candidate == features.article_id:
@@ -171,17 +193,17 @@ class DedupIndex:
                 # Cheap gate before the alignment: most band collisions are chance ones.
                 if float(np.mean(stored.signature == mine)) < self.config.min_estimated_jaccard:
                     continue
-            cov_new, cov_old = coverage(new, stored.sentences(), self.config.sentence_match)
-            score = (min(cov_new, cov_old), max(cov_new, cov_old), candidate)
-            if best is None or score[:2] > best[:2]:
-                best = score
-        if best is None:
-            return DedupVerdict()
-        low, high, candidate = best
-        if low >= self.config.dup:
-            return DedupVerdict(kind=DedupKind.DUPLICATE, of=candidate)
-        if high >= self.config.syndicated:
-            return DedupVerdict(kind=DedupKind.SYNDICATED, of=candidate)
+            old = stored.sentences()
+            loose = min(coverage(new, old, self.config.dup_sentence_match))
+            if loose >= self.config.dup and (duplicate is None or loose > duplicate[0]):
+                duplicate = (loose, candidate)
+            strict = max(coverage(new, old, self.config.syndicated_sentence_match))
+            if strict >= self.config.syndicated and (syndicated is None or strict > syndicated[0]):
+                syndicated = (strict, candidate)
+        if duplicate is not None:
+            return DedupVerdict(kind=DedupKind.DUPLICATE, of=duplicate[1])
+        if syndicated is not None:
+            return DedupVerdict(kind=DedupKind.SYNDICATED, of=syndicated[1])
         return DedupVerdict()
 
     def add(self, features: ArticleFeatures, signature: MinHash | None = None) -> None:
@@ -191,11 +213,11 @@ class DedupIndex:
         self._exact.setdefault(features.content_hash, features.article_id)
         self._hash_of[features.article_id] = features.content_hash
         terms, offsets = _pack(features)
+        signature = signature or _minhash(features)
         self._stored[features.article_id] = _Stored(
-            features.article_id, features.time, terms, offsets
+            features.article_id, features.time, terms, offsets, signature.hashvalues.copy()
         )
         if len(features.body_words) >= self.config.min_words:
-            signature = signature or _minhash(features.body_words)
             self._lsh.insert(features.article_id, signature, check_duplication=False)
         self._order.append((features.time, features.article_id))
 
