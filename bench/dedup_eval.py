@@ -32,6 +32,7 @@ from stream.dedup import DedupConfig, DedupIndex  # noqa: E402
 from stream.features import ArticleFeatures, analyse  # noqa: E402
 from stream.models import Article, DedupKind  # noqa: E402
 from stream.prepare import prepare  # noqa: E402
+from stream.text import split_sentences  # noqa: E402
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 CHROME = "Skip to main content\n\n{}\n\nSign up for our daily newsletter\n\nShare this article"
@@ -49,7 +50,7 @@ def features(ident: str, heading: str, body: list[str] | str, minutes: int = 0) 
 
 
 def variants(rng: random.Random, paragraphs: list[str], event) -> dict[str, list[str] | str]:
-    sentences = [s for p in paragraphs for s in p.replace('." ', '."\n').split(". ")]
+    sentences = [s for p in paragraphs for s in split_sentences(p)]
     rng.shuffle(sentences)
     other = article_paragraphs(rng, event, paragraphs=len(paragraphs))
     quarter = max(1, len(paragraphs) // 4)
@@ -59,7 +60,7 @@ def variants(rng: random.Random, paragraphs: list[str], event) -> dict[str, list
         "verbatim_chrome": CHROME.format("\n\n".join(paragraphs)),
         "new_headline": paragraphs,
         "punctuation": [p.replace(",", "").replace('"', "“", 1).replace(" said", " said,") for p in paragraphs],
-        "reorder": [". ".join(sentences[i:i + 3]) for i in range(0, len(sentences), 3)],
+        "reorder": [" ".join(sentences[i:i + 3]) for i in range(0, len(sentences), 3)],
         "edit10": edit_words(rng, paragraphs, 0.10),
         "edit20": edit_words(rng, paragraphs, 0.20),
         "edit30": edit_words(rng, paragraphs, 0.30),

@@ -59,10 +59,15 @@ def _name(rng: random.Random) -> str:
 
 @dataclass
 class Topic:
-    """A recurring subject (e.g. earthquakes in one country): shared by several events."""
+    """A recurring subject (e.g. earthquakes in one country): shared by several events.
+
+    Events of one topic share its words, its places and some of its people (the same minister
+    comments on both earthquakes); only a few words, towns, numbers and names are their own.
+    """
 
     words: list[str]
     places: list[str]
+    people: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -80,8 +85,9 @@ class Event:
 
 
 def make_topic(rng: random.Random) -> Topic:
-    return Topic(words=[LEXICON.sample(rng) for _ in range(8)] + [_pseudo(rng, 3) for _ in range(4)],
-                 places=[_pseudo(rng, 3).capitalize() for _ in range(2)])
+    return Topic(words=[LEXICON.sample(rng) for _ in range(8)] + [_pseudo(rng, 3) for _ in range(6)],
+                 places=[_pseudo(rng, 3).capitalize() for _ in range(2)],
+                 people=[_name(rng) for _ in range(2)])
 
 
 def make_event(rng: random.Random, topic: Topic | None = None, start: datetime | None = None,
@@ -91,10 +97,10 @@ def make_event(rng: random.Random, topic: Topic | None = None, start: datetime |
         event_id=event_id,
         topic=topic,
         start=start or datetime(2026, 1, 1),
-        people=[_name(rng) for _ in range(3)],
+        people=topic.people[:1] + [_name(rng) for _ in range(2)],
         places=[_pseudo(rng, 3).capitalize() for _ in range(2)],
         numbers=[str(rng.randint(2, 990)) for _ in range(3)],
-        words=[_pseudo(rng, 3) for _ in range(10)],
+        words=[_pseudo(rng, 3) for _ in range(4)],
     )
     event.quotes = [sentence(rng, event, words=rng.randint(12, 20)) for _ in range(3)]
     return event
@@ -108,7 +114,7 @@ def sentence(rng: random.Random, event: Event, words: int | None = None) -> str:
         roll = rng.random()
         if roll < 0.42:
             tokens.append(rng.choice(FUNCTION))
-        elif roll < 0.52:
+        elif roll < 0.46:
             tokens.append(rng.choice(event.words))
         elif roll < 0.58:
             tokens.append(rng.choice(event.topic.words))

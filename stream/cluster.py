@@ -37,14 +37,14 @@ class ClusterConfig:
     lead_weight: int = 2
     body_weight: int = 1
     entity_weight: float = 0.35
-    threshold: float = 0.22
+    threshold: float = 0.25
     merge_threshold: float = 0.5
-    half_life: timedelta = timedelta(days=2.5)
+    half_life: timedelta = timedelta(days=5)
     quiet_period: timedelta = timedelta(days=4)
     retention: timedelta = timedelta(days=14)
     centroid_terms: int = 120
     query_terms: int = 12
-    max_candidates: int = 50
+    max_candidates: int = 20
 
 
 @dataclass(slots=True)
@@ -58,6 +58,8 @@ class Story:
     entity_counts: Counter[str] = field(default_factory=Counter)
     article_ids: list[str] = field(default_factory=list)
     indexed: set[str] = field(default_factory=set)
+    revision: int = 0
+    profile: tuple[tuple[int, int], dict[str, float], dict[str, float]] | None = None
 
     @property
     def size(self) -> int:
@@ -78,6 +80,11 @@ class Placement:
 def story_id_for(article_id: str) -> str:
     """Story ids derive from their first article, so a replay recreates the same ids."""
     return "s-" + hashlib.blake2b(article_id.encode(), digest_size=8).hexdigest()
+
+
+def _idf_epoch(docs: int) -> int:
+    """Changes each time the stream grows by 10 %: cached story vectors are refreshed then."""
+    return int(math.log(docs + IDF_PRIOR_DOCS) / math.log(1.10))
 
 
 def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
@@ -124,7 +131,12 @@ class OnlineClusterer:
         return {t: (1.0 + math.log(c)) * self.idf(t) for t, c in counts.items() if c > 0}
 
     def _story_vectors(self, story: Story) -> tuple[dict[str, float], dict[str, float]]:
-        return self._weighted(story.term_sums), self._weighted(story.entity_counts)
+        """The story's weighted term and name vectors, cached until it or the IDF changes."""
+        key = (story.revision, _idf_epoch(self._docs))
+        if story.profile is None or story.profile[0] != key:
+            top = dict(story.term_sums.most_common(self.config.centroid_terms))
+            story.profile = (key, self._weighted(Counter(top)), self._weighted(story.entity_counts))
+        return story.profile[1], story.profile[2]
 
     # -- scoring -------------------------------------------------------------------------
     def _time_factor(self, story: Story, when: datetime) -> float:
@@ -212,6 +224,7 @@ class OnlineClusterer:
         story.last_time = max(story.last_time, features.time)
         story.term_sums.update(counts)
         story.entity_counts.update(ents)
+        story.revision += 1
         self._reindex(story)
 
     def _reindex(self, story: Story) -> None:
@@ -248,6 +261,7 @@ class OnlineClusterer:
             keep.entity_counts.update(gone.entity_counts)
             keep.first_time = min(keep.first_time, gone.first_time)
             keep.last_time = max(keep.last_time, gone.last_time)
+            keep.revision += 1
             self._drop(gone)
             self._reindex(keep)
             absorbed.append(gone.story_id)

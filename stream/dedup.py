@@ -91,8 +91,15 @@ def shingles(features: ArticleFeatures) -> set[bytes]:
     }
 
 
+_TEMPLATE = MinHash(num_perm=NUM_PERM)
+_PERMUTATIONS = _TEMPLATE.permutations
+"""Drawn once: datasketch would otherwise re-derive them for every article (a third of its cost)."""
+
+
 def _minhash(features: ArticleFeatures) -> MinHash:
-    signature = MinHash(num_perm=NUM_PERM)
+    signature = MinHash(
+        num_perm=NUM_PERM, permutations=_PERMUTATIONS, scheme=_TEMPLATE.scheme
+    )
     grams = shingles(features)
     if grams:
         signature.update_batch(list(grams))

@@ -42,7 +42,7 @@ class ArticleFeatures:
 
 def analyse(article: PreparedArticle) -> ArticleFeatures:
     """Tokenise an article once for every later stage."""
-    body = " ".join(article.sentences)
+    body_words = tuple(words(" ".join(article.sentences)))
     return ArticleFeatures(
         article_id=article.id,
         source=article.source,
@@ -50,6 +50,6 @@ def analyse(article: PreparedArticle) -> ArticleFeatures:
         title_terms=tuple(terms(article.title)),
         sentence_terms=tuple(tuple(terms(s)) for s in article.sentences),
         entities=tuple(entities([article.title, *article.sentences])),
-        body_words=tuple(words(body)),
-        content_hash=content_hash(body),
+        body_words=body_words,
+        content_hash=content_hash(body_words),
     )

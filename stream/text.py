@@ -125,9 +125,13 @@ def entities(sentences: Iterable[str]) -> list[str]:
     return found
 
 
-def content_hash(text: str) -> str:
-    """Hash of a text's words only: equal for copies that differ in case, spacing or punctuation."""
-    return hashlib.blake2b(" ".join(words(text)).encode(), digest_size=16).hexdigest()
+def content_hash(text: str | Sequence[str]) -> str:
+    """Hash of a text's words only: equal for copies that differ in case, spacing or punctuation.
+
+    Accepts the text or its already-split :func:`words`, so callers never tokenise twice.
+    """
+    tokens = words(text) if isinstance(text, str) else text
+    return hashlib.blake2b(" ".join(tokens).encode(), digest_size=16).hexdigest()
 
 
 def stable_hash(token: str) -> int:
