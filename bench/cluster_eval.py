@@ -29,7 +29,7 @@ from bench.synth import article_paragraphs, make_event, title  # noqa: E402
 from stream.cluster import ClusterConfig, _cosine  # noqa: E402
 from stream.features import ArticleFeatures, analyse  # noqa: E402
 from stream.models import Article, PreparedArticle  # noqa: E402
-from stream.prepare import prepare  # noqa: E402
+from stream.prepare import Rejected, prepare  # noqa: E402
 from stream.tracker import StoryTracker  # noqa: E402
 
 
@@ -128,8 +128,17 @@ def throughput(sizes: list[int], probes: int = 2000, seed: int = 5) -> list[tupl
                                body="\n\n".join(article_paragraphs(rng, event)),
                                published_at=START), now=START.replace(year=2027))
 
-    pool = [article(10_000_000 + i, 0) for i in range(probes)]
-    filler = [article(i, 0) for i in range(min(max(sizes), 20_000))]
+    def some(count: int, offset: int) -> list[PreparedArticle]:
+        made: list[PreparedArticle] = []
+        while len(made) < count:
+            try:
+                made.append(article(offset + len(made), 0))
+            except Rejected:
+                continue
+        return made
+
+    pool = some(probes, 10_000_000)
+    filler = some(min(max(sizes), 20_000), 0)
     rows = []
     for size in sizes:
         tracker = StoryTracker()

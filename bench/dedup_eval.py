@@ -31,7 +31,7 @@ from bench.synth import article_paragraphs, edit_words, make_event, title  # noq
 from stream.dedup import DedupConfig, DedupIndex  # noqa: E402
 from stream.features import ArticleFeatures, analyse  # noqa: E402
 from stream.models import Article, DedupKind  # noqa: E402
-from stream.prepare import prepare  # noqa: E402
+from stream.prepare import Rejected, prepare  # noqa: E402
 from stream.text import split_sentences  # noqa: E402
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
@@ -114,7 +114,10 @@ def speed(sizes: list[int], probes: int = 1000, seed: int = 11) -> list[tuple[in
         while made < size:
             # Unrelated background articles (each its own event), added without timing.
             event = make_event(rng)
-            f = features(f"b{made}", "Background", article_paragraphs(rng, event, paragraphs=4))
+            try:
+                f = features(f"b{made}", "Background", article_paragraphs(rng, event, paragraphs=4))
+            except Rejected:
+                continue
             index.add(f)
             made += 1
         started = time.perf_counter()

@@ -61,7 +61,7 @@ _CREDIT_LINE = re.compile(
         [A-Z][\w.'-]+(\ [A-Z][\w.'-]+){0,3}\s*/\s*[A-Z][\w&.' -]{1,40}
       | [A-Z][\w.'-]+(\ [A-Z][\w.'-]+){0,3},\ [A-Z][\w&. -]{1,20}\s*\|.*
       | \(?[A-Z][\w.' ]{1,30}\ (with|and)\ [A-Z][\w,.' ]{1,40}\)?
-      | (by|story\ by|reporting\ by|written\ by)\ [A-Z].{0,80}
+      | (by|story\ by|reporting\ by|written\ by)\ [A-Z].{0,80}(?<![.!?"”])
     )$""",
     re.X,
 )

@@ -94,3 +94,9 @@ def test_sentence_splitter_handles_abbreviations_and_quotes():
         '"We are ready," he said.',
         "The U.S. disagreed.",
     ]
+
+
+def test_prose_starting_with_by_is_not_a_byline():
+    assert clean_paragraphs("By Monday evening, 40 ships were waiting outside.\n\nBy Jane Doe") == [
+        "By Monday evening, 40 ships were waiting outside."
+    ]
