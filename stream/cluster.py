@@ -36,8 +36,8 @@ class ClusterConfig:
     title_weight: int = 3
     lead_weight: int = 2
     body_weight: int = 1
-    entity_weight: float = 0.35
-    threshold: float = 0.25
+    entity_weight: float = 0.5
+    threshold: float = 0.3
     merge_threshold: float = 0.5
     half_life: timedelta = timedelta(days=5)
     quiet_period: timedelta = timedelta(days=4)

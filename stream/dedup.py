@@ -3,10 +3,10 @@
 Three stages, cheapest first:
 
 1. Exact: a hash of the article's words (case, spacing and punctuation ignored).
-2. Candidates: MinHash over content-term bigrams with LSH banding (datasketch), so an article is compared
-   only with the few stored articles that share a band, never with the whole index. 64 bands of
-   2 rows catch a pair with bigram Jaccard 0.33 (a copy with 30 % of its words edited) with
-   probability 0.9994, and a same-story rewrite (Jaccard ~0.05) only 15 % of the time.
+2. Candidates: MinHash over content-term bigrams with LSH banding (our compact :mod:`stream.lsh`), so an article
+   is compared only with the few stored articles that share a band, never with the whole index.
+   64 bands of 2 rows catch a pair with bigram Jaccard 0.33 (a copy with 30 % of its words
+   edited) with probability 0.9994, and a same-story rewrite (Jaccard ~0.05) 15 % of the time.
 3. Verification: sentence alignment. Each sentence of one article is matched to its best sentence
    in the other by term containment; ``coverage`` is the share of an article's terms that sit in
    matched sentences. Alignment, unlike a global shingle overlap, tells a copy with edits spread
@@ -28,15 +28,21 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import hashlib
+
 import numpy as np
-from datasketch import MinHash, MinHashLSH
+from datasketch import MinHash
 
 from stream.features import ArticleFeatures
+from stream.lsh import BandIndex
 from stream.models import DedupKind, DedupVerdict
 from stream.text import stable_hash
 
 NUM_PERM = 128
 BANDS, ROWS = 64, 2
+COMMON_SHINGLE = 200
+"""A shingle carried by more articles than this is left out of the MinHash: well above the number
+of outlets that republish one wire story, far below what common phrases reach in a day."""
 
 
 @dataclass(frozen=True)
@@ -91,22 +97,66 @@ def shingles(features: ArticleFeatures) -> set[bytes]:
     }
 
 
+class ShingleFrequency:
+    """Approximate document frequency of shingles (a count-min sketch: fixed memory).
+
+    Shingles carried by very many articles ("prime minister") are not evidence of copying; left
+    in the MinHash they make unrelated articles collide in LSH bands, and the candidates per
+    article grow with the index. Counts halve every ``half_every`` articles so they follow the
+    stream rather than all of history.
+    """
+
+    def __init__(self, width: int = 1 << 20, depth: int = 4, half_every: int = 50_000) -> None:
+        self.counts = np.zeros((depth, width), dtype=np.int32)
+        self.width = width
+        self.half_every = half_every
+        self.seen = 0
+
+    def _cells(self, grams: list[bytes]) -> np.ndarray:
+        digests = [hashlib.blake2b(g, digest_size=16).digest() for g in grams]
+        raw = np.frombuffer(b"".join(digests), dtype=np.uint32).reshape(len(grams), 4)
+        return (raw[:, : self.counts.shape[0]] % self.width).astype(np.int64)
+
+    def estimate(self, grams: list[bytes]) -> np.ndarray:
+        """Estimated number of articles that carried each shingle."""
+        if not grams:
+            return np.zeros(0, dtype=np.int32)
+        cells = self._cells(grams)
+        rows = np.arange(self.counts.shape[0])
+        return np.asarray(self.counts[rows, cells].min(axis=1))
+
+    def add(self, grams: list[bytes]) -> None:
+        """Count one article's shingles."""
+        if grams:
+            cells = self._cells(grams)
+            for row in range(self.counts.shape[0]):
+                np.add.at(self.counts[row], cells[:, row], 1)
+        self.seen += 1
+        if self.seen % self.half_every == 0:
+            self.counts >>= 1
+
+
 _TEMPLATE = MinHash(num_perm=NUM_PERM)
 _PERMUTATIONS = _TEMPLATE.permutations
 """Drawn once: datasketch would otherwise re-derive them for every article (a third of its cost)."""
 
 
-def _minhash(features: ArticleFeatures) -> MinHash:
-    signature = MinHash(
-        num_perm=NUM_PERM, permutations=_PERMUTATIONS, scheme=_TEMPLATE.scheme
-    )
-    grams = shingles(features)
+def _minhash(features: ArticleFeatures, frequency: ShingleFrequency | None = None) -> MinHash:
+    grams = sorted(shingles(features))
+    if frequency is not None and grams:
+        common = frequency.estimate(grams) > COMMON_SHINGLE
+        rare = [g for g, c in zip(grams, common, strict=True) if not c]
+        # Keep a floor of shingles so an article of common phrases is still indexed.
+        grams = rare if len(rare) >= 8 else grams
+    signature = MinHash(num_perm=NUM_PERM, permutations=_PERMUTATIONS, scheme=_TEMPLATE.scheme)
     if grams:
-        signature.update_batch(list(grams))
+        signature.update_batch(grams)
     return signature
 
 
-def coverage(new: list[set[int]], old: list[set[int]], sentence_match: float) -> tuple[float, float]:
+def coverage(
+    new: list[set[int]], old: list[set[int]], sentence_match: float
+) -> tuple[float, float]:
     """Share of each article's terms that lies in sentences aligned one-to-one with the other's.
 
     Pairs are taken greedily by overlap, each sentence used once: an edited copy aligns sentence
@@ -153,12 +203,13 @@ class DedupIndex:
 
     def __init__(self, config: DedupConfig | None = None) -> None:
         self.config = config or DedupConfig()
-        self._lsh = MinHashLSH(num_perm=NUM_PERM, params=(BANDS, ROWS))
+        self._lsh = BandIndex(BANDS, ROWS)
         self._exact: dict[str, str] = {}
         self._stored: dict[str, _Stored] = {}
         self._hash_of: dict[str, str] = {}
         self._order: deque[tuple[datetime, str]] = deque()
         self._origin: dict[str, str] = {}
+        self._frequency = ShingleFrequency()
 
     def __len__(self) -> int:
         return len(self._stored)
@@ -168,7 +219,7 @@ class DedupIndex:
 
         A copy of a copy is reported as a copy of the first original still in the index.
         """
-        signature = _minhash(features)
+        signature = _minhash(features, self._frequency)
         verdict = self.classify(features, signature)
         if verdict.of is not None:
             root = self._origin.get(verdict.of, verdict.of)
@@ -184,12 +235,12 @@ class DedupIndex:
             return DedupVerdict(kind=DedupKind.DUPLICATE, of=original)
         if len(features.body_words) < self.config.min_words:
             return DedupVerdict()
-        candidates = self._lsh.query(signature or _minhash(features))
+        candidates = self._lsh.query((signature or _minhash(features, self._frequency)).hashvalues)
         if not candidates:
             return DedupVerdict()
         terms, offsets = _pack(features)
         new = _Stored(features.article_id, features.time, terms, offsets).sentences()
-        mine = (signature or _minhash(features)).hashvalues
+        mine = (signature or _minhash(features, self._frequency)).hashvalues
         duplicate: tuple[float, str] | None = None
         syndicated: tuple[float, str] | None = None
         for candidate in sorted(candidates):
@@ -220,12 +271,13 @@ class DedupIndex:
         self._exact.setdefault(features.content_hash, features.article_id)
         self._hash_of[features.article_id] = features.content_hash
         terms, offsets = _pack(features)
-        signature = signature or _minhash(features)
+        signature = signature or _minhash(features, self._frequency)
         self._stored[features.article_id] = _Stored(
             features.article_id, features.time, terms, offsets, signature.hashvalues.copy()
         )
         if len(features.body_words) >= self.config.min_words:
-            self._lsh.insert(features.article_id, signature, check_duplication=False)
+            self._lsh.insert(features.article_id, signature.hashvalues)
+        self._frequency.add(sorted(shingles(features)))
         self._order.append((features.time, features.article_id))
 
     def evict(self, now: datetime) -> int:

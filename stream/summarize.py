@@ -27,19 +27,25 @@ from stream.text import terms
 
 @dataclass(frozen=True)
 class SummaryConfig:
-    """Summary knobs (defaults measured by ``bench/summary_eval.py``)."""
+    """Summary knobs (defaults measured by ``bench/summary_eval.py --sweep``).
+
+    A candidate's value is a weighted sum of: its sumy rating, how many outlets carried it, how
+    early it came in its article, and the weight of concepts it adds that the summary lacks;
+    divided by its length relative to ``reference_words`` to the power ``length_penalty``.
+    """
 
     words: int = 100
     scorer: str = "lexrank"
     pool: int = 40
+    sumy_weight: float = 1.0
     support_weight: float = 0.6
     lead_weight: float = 0.35
+    concept_weight: float = 1.0
+    length_penalty: float = 0.7
+    reference_words: int = 18
     redundancy: float = 0.45
     mmr_lambda: float = 0.75
     stability_bonus: float = 0.3
-    length_penalty: float = 0.7
-    reference_words: int = 18
-    concept_weight: float = 1.0
 
 
 def _tfidf(term_lists: Sequence[Sequence[str]]) -> np.ndarray:
@@ -73,11 +79,13 @@ def prior(fact: Fact, config: SummaryConfig) -> float:
 
 
 def score_facts(facts: Sequence[Fact], config: SummaryConfig) -> list[float]:
-    """Score facts: sumy's rating (normalised) plus support and lead position."""
-    rated = _normalise(sumy_scores([f.text for f in facts], config.scorer))
+    """Static value of each fact: sumy's rating, outlet support and lead position (normalised)."""
+    rated = (
+        _normalise(sumy_scores([f.text for f in facts], config.scorer)) if config.sumy_weight else 0
+    )
     support = _normalise([math.log2(1 + f.support) for f in facts])
     lead = np.array([1.0 / (1 + f.position) for f in facts])
-    total = rated + config.support_weight * support + config.lead_weight * lead
+    total = config.sumy_weight * rated + config.support_weight * support + config.lead_weight * lead
     return [float(x) for x in total]
 
 
@@ -106,12 +114,12 @@ def select(
     pool = sorted(facts, key=lambda f: (f.text in kept, prior(f, config), -f.seq), reverse=True)[
         : max(config.pool, len(kept))
     ]
-    scores = score_facts(pool, config)
-    scores = [
-        (s * (1 + config.stability_bonus) if f.text in kept else s)
-        / max(1.0, len(f.text.split()) / config.reference_words) ** config.length_penalty
-        for f, s in zip(pool, scores, strict=True)
+    static = score_facts(pool, config)
+    lengths = [
+        max(1.0, len(f.text.split()) / config.reference_words) ** config.length_penalty
+        for f in pool
     ]
+    bonus = [1 + config.stability_bonus if f.text in kept else 1.0 for f in pool]
     vectors = _tfidf([f.terms for f in pool])
     similarity = vectors @ vectors.T
     weights = concept_weights(facts)
@@ -119,28 +127,27 @@ def select(
     top_concept = max((sum(weights[c] for c in cs) for cs in fact_concepts), default=0) or 1
     covered: set[str] = set()
     chosen: list[int] = []
-    budget = config.words
     used = 0
     remaining = set(range(len(pool)))
     while remaining:
 
         def gain(i: int, covered: set[str] = covered) -> float:
-            penalty = max((similarity[i, j] for j in chosen), default=0.0)
             fresh = sum(weights[c] for c in fact_concepts[i] - covered) / top_concept
-            value = scores[i] + config.concept_weight * fresh
-            return config.mmr_lambda * value - (1 - config.mmr_lambda) * penalty
+            value = bonus[i] * (static[i] + config.concept_weight * fresh) / lengths[i]
+            penalty = max((float(similarity[i, j]) for j in chosen), default=0.0)
+            return float(config.mmr_lambda * value - (1 - config.mmr_lambda) * penalty)
 
         best = max(sorted(remaining), key=gain)
         remaining.discard(best)
         if any(similarity[best, j] >= config.redundancy for j in chosen):
             continue
         length = len(pool[best].text.split())
-        if chosen and used + length > budget:
+        if chosen and used + length > config.words:
             continue
         chosen.append(best)
         covered |= fact_concepts[best]
         used += length
-        if used >= budget:
+        if used >= config.words:
             break
     picked = [pool[i] for i in chosen]
     return sorted(picked, key=lambda f: (f.time, f.position, f.seq))
