@@ -62,7 +62,7 @@ def seed_articles() -> list[PreparedArticle]:
 def baseline(articles: list[PreparedArticle], scorer: str, words: int = 100) -> list[str]:
     """Plain sumy over every sentence of the story, best first, under the word budget."""
     sentences = list(dict.fromkeys(s for a in articles for s in a.sentences))
-    ranked = sorted(zip(sumy_scores(sentences, scorer), range(len(sentences))), reverse=True)
+    ranked = sorted(zip(sumy_scores(sentences, scorer), range(len(sentences)), strict=True), reverse=True)
     picked: list[int] = []
     used = 0
     for _, i in ranked:

@@ -19,7 +19,7 @@ import bisect
 import itertools
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 _SYL = ("ba ka lo mi ra ven dor sel tas bri an gor lin mar fel ost ru pe zan hol tri val ber cas "
         "un del po si ne tor qua lem vin ach ur es ti mon gal rid sen fa ho ja wen").split()
@@ -96,7 +96,7 @@ def make_event(rng: random.Random, topic: Topic | None = None, start: datetime |
     event = Event(
         event_id=event_id,
         topic=topic,
-        start=start or datetime(2026, 1, 1),
+        start=start or datetime(2026, 1, 1, tzinfo=UTC),
         people=topic.people[:1] + [_name(rng) for _ in range(2)],
         places=[_pseudo(rng, 3).capitalize() for _ in range(2)],
         numbers=[str(rng.randint(2, 990)) for _ in range(3)],

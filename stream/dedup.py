@@ -3,10 +3,12 @@
 Three stages, cheapest first:
 
 1. Exact: a hash of the article's words (case, spacing and punctuation ignored).
-2. Candidates: MinHash over content-term bigrams with LSH banding (our compact :mod:`stream.lsh`), so an article
-   is compared only with the few stored articles that share a band, never with the whole index.
-   64 bands of 2 rows catch a pair with bigram Jaccard 0.33 (a copy with 30 % of its words
-   edited) with probability 0.9994, and a same-story rewrite (Jaccard ~0.05) 15 % of the time.
+2. Candidates: MinHash over content-term bigrams with LSH banding (:mod:`stream.lsh`), so an
+   article is compared only with the few stored articles that share a band, never with the
+   whole index. 64 bands of 2 rows catch a pair with bigram Jaccard 0.33 (a copy with 30 % of
+   its words edited) with probability 0.9994, a same-story rewrite (Jaccard ~0.05) 15 % of the
+   time. Shingles carried by hundreds of articles are left out (:class:`ShingleFrequency`), so
+   chance collisions do not grow with the index.
 3. Verification: sentence alignment. Each sentence of one article is matched to its best sentence
    in the other by term containment; ``coverage`` is the share of an article's terms that sit in
    matched sentences. Alignment, unlike a global shingle overlap, tells a copy with edits spread
@@ -24,11 +26,10 @@ Decisions (thresholds measured by ``bench/dedup_eval.py``):
 
 from __future__ import annotations
 
+import hashlib
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-import hashlib
 
 import numpy as np
 from datasketch import MinHash

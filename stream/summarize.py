@@ -38,10 +38,10 @@ class SummaryConfig:
     scorer: str = "lexrank"
     pool: int = 40
     sumy_weight: float = 1.0
-    support_weight: float = 0.6
-    lead_weight: float = 0.35
-    concept_weight: float = 1.0
-    length_penalty: float = 0.7
+    support_weight: float = 0.3
+    lead_weight: float = 1.0
+    concept_weight: float = 2.0
+    length_penalty: float = 0.5
     reference_words: int = 18
     redundancy: float = 0.45
     mmr_lambda: float = 0.75
