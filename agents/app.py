@@ -101,7 +101,9 @@ def build_app(settings: Settings) -> faust.App:
                 )
                 await dlq.send(key=message.key, value=_json(letter))
                 continue
-            await prepared.send(key=partition_key(article).encode(), value=_json(article))
+            await prepared.send(
+                key=partition_key(article, settings.partition_by).encode(), value=_json(article)
+            )
 
     def tracker_for(key: str) -> StoryTracker:
         tracker = trackers.get(key)
@@ -111,7 +113,7 @@ def build_app(settings: Settings) -> faust.App:
             entries = []
             for _, value in placed_log.items():
                 article = PreparedArticle.model_validate_json(value)
-                if partition_key(article) == key:
+                if partition_key(article, settings.partition_by) == key:
                     entries.append(article)
             for article in sorted(entries, key=lambda a: (a.model_extra or {}).get("seq", 0)):
                 tracker.step(article)
@@ -122,7 +124,7 @@ def build_app(settings: Settings) -> faust.App:
     async def cluster(stream: faust.StreamT[bytes]) -> None:
         async for value in stream:
             article = PreparedArticle.model_validate_json(value)
-            tracker = tracker_for(partition_key(article))
+            tracker = tracker_for(partition_key(article, settings.partition_by))
             placed = tracker.step(article)
             if not placed.replay:
                 logged = article.model_copy(update={"seq": len(tracker)})

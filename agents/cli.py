@@ -139,6 +139,9 @@ def cluster(
     articles: Annotated[
         Path, typer.Argument(help="Article JSON lines, in arrival order (- = stdin).")
     ],
+    partition_by: Annotated[
+        str, typer.Option(help="Clustering partition key: language, section or global.")
+    ] = "language",
 ) -> None:
     """Offline replay: a JSON line per article ({article_id, story_id, dedup}), plus merges."""
     from stream.offline import cluster_records, read_articles
@@ -151,7 +154,7 @@ def cluster(
             typer.echo(f"skipped: {item.reason}", err=True)
         else:
             good.append(item)
-    for record in cluster_records(good):
+    for record in cluster_records(good, partition_by):
         typer.echo(json.dumps(record, ensure_ascii=False))
 
 

@@ -8,6 +8,7 @@ Every knob lives here (no stray ``os.getenv`` elsewhere). Variables are prefixed
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +33,9 @@ class Settings(BaseSettings):
     assignments_topic: str = "stories.assignments"
     updates_topic: str = "stories.updates"
     partitions: int = Field(default=4, ge=1)
+    partition_by: Literal["language", "section", "global"] = Field(
+        default="language", description="Key of the clustering partitions (see README)."
+    )
     max_message_bytes: int = Field(default=1_000_000, ge=1024)
     default_source: str = "unknown"
     summary_words: int = Field(default=100, ge=10)

@@ -30,16 +30,30 @@ def read_articles(lines: Iterable[str | bytes]) -> Iterator[PreparedArticle | Re
             yield rejected
 
 
-def partition_key(article: PreparedArticle) -> str:
-    """The clustering partition key: the article's language (stories never cross languages)."""
+PARTITION_KEYS = ("language", "section", "global")
+
+
+def partition_key(article: PreparedArticle, by: str = "language") -> str:
+    """The clustering partition key: stories never span two keys.
+
+    ``language`` (default): copies and stories never cross languages, and each language scales
+    to its own worker. ``section``: finer, but a story filed under two sections splits.
+    ``global``: one key, one worker, no split at all.
+    """
+    if by == "global":
+        return "all"
+    if by == "section":
+        return (article.section or "none").lower()
     return article.language or "en"
 
 
-def cluster_records(articles: Iterable[PreparedArticle]) -> Iterator[dict[str, Any]]:
-    """Replay articles through per-language trackers; yield one record per article, plus merges."""
+def cluster_records(
+    articles: Iterable[PreparedArticle], partition_by: str = "language"
+) -> Iterator[dict[str, Any]]:
+    """Replay articles through one tracker per partition key; a record per article, plus merges."""
     trackers: dict[str, StoryTracker] = {}
     for article in articles:
-        tracker = trackers.setdefault(partition_key(article), StoryTracker())
+        tracker = trackers.setdefault(partition_key(article, partition_by), StoryTracker())
         placed = tracker.step(article)
         if placed.replay:
             continue  # the same article id again (a producer retry): already reported

@@ -72,3 +72,27 @@ def test_sample_feed_stories_and_dead_letters(run_env):
         for sentence in update.sentences:
             assert set(sentence.article_ids) <= set(update.article_ids)
     json.dumps([u.model_dump(mode="json") for u in latest.values()])
+
+
+def test_offline_cluster_replay_matches_the_agents(run_env):
+    """`storystream cluster` on the order the cluster agent saw gives the same assignments."""
+    from agents.feeds import make_consumer
+    from stream.models import Assignment, PreparedArticle
+    from stream.offline import cluster_records
+
+    with running_worker(run_env) as settings:
+        send(settings, feed_messages(str(SAMPLE)))
+        collect_updates(settings, lambda stories: sum(len(u.article_ids) for u in stories.values()) >= 14)
+        seen = make_consumer(settings.bootstrap_servers, settings.topics["prepared"])
+        order = [PreparedArticle.model_validate_json(m.value) for m in seen]
+        seen.close()
+        placed = make_consumer(settings.bootstrap_servers, settings.topics["assignments"])
+        agent = {}
+        for message in placed:
+            command = Assignment.model_validate_json(message.value)
+            if command.kind == "article" and command.article is not None:
+                agent.setdefault(command.article.id, (command.story_id, command.dedup.label()))
+        placed.close()
+    offline = {r["article_id"]: (r["story_id"], r["dedup"]) for r in cluster_records(order) if "article_id" in r}
+    assert len(offline) == 14
+    assert offline == agent
