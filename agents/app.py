@@ -146,6 +146,7 @@ def build_app(settings: Settings) -> faust.App:
             settings.debounce_max_batch, within=settings.debounce_seconds
         ):
             touched: dict[str, StoryState] = {}
+            replayed: set[str] = set()
             for value in batch:
                 command = Assignment.model_validate_json(value)
                 state = touched.get(command.story_id)
@@ -162,17 +163,30 @@ def build_app(settings: Settings) -> faust.App:
                         hand_over = Assignment(
                             kind="absorb",
                             story_id=command.into,
-                            state=state.model_dump(mode="json"),
+                            state=state.model_dump(mode="json", exclude={"last_update"}),
                         )
                         await assignments.send(key=command.into.encode(), value=_json(hand_over))
                     state.absorbed_into = command.into
                     continue
-                state.apply(command)
+                if not state.apply(command):
+                    replayed.add(command.story_id)
+            outgoing: list[tuple[str, str]] = []
             for story_id, state in touched.items():
                 if state.absorbed_into is None and state.article_ids:
                     update = state.render(utc_now(), summary_config)
                     if update is not None:
-                        await updates.send(key=story_id.encode(), value=_json(update))
+                        state.last_update = update.model_dump_json()
+                        outgoing.append((story_id, state.last_update))
+                    elif story_id in replayed and state.last_update:
+                        # A redelivered input after a crash: re-send the version it produced
+                        # (same version, same content), in case that send was lost.
+                        outgoing.append((story_id, state.last_update))
                 stories[story_id] = state.model_dump_json()
+            if outgoing:
+                # The state naming these versions must be durable before any consumer sees
+                # them: otherwise a crash could re-render a version with different content.
+                await app.producer.flush()
+                for story_id, payload in outgoing:
+                    await updates.send(key=story_id.encode(), value=payload.encode())
 
     return app

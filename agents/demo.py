@@ -30,6 +30,7 @@ QUIET_SECONDS = 8.0
 def start_worker(settings: Settings, env_overrides: dict[str, str]) -> subprocess.Popen[bytes]:
     """Start ``storystream worker`` as a child process with the given settings overrides."""
     env = {**os.environ, **env_overrides}
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
         [sys.executable, "-m", "agents", "worker"],
         env=env,

@@ -41,6 +41,9 @@ class StoryState(BaseModel):
     new_facts_since_render: int = 0
     content_hash: str = ""
     absorbed_into: str | None = None
+    last_update: str | None = Field(
+        default=None, description="JSON of the last emitted version, re-sent on redelivery."
+    )
 
     def add(self, article: PreparedArticle, copy_of: str | None = None, kind: str = "") -> bool:
         """Add an article; returns False when it was already here (a producer retry)."""

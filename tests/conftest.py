@@ -28,17 +28,17 @@ def _docker_answers() -> bool:
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap() -> Iterator[str]:
-    """A real Kafka broker for the whole session."""
+def kafka_broker() -> Iterator[tuple[str, object | None]]:
+    """A real broker for the session: (bootstrap, our LocalBroker, or None when not ours)."""
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if external:
-        yield external
+        yield external, None
         return
     if _docker_answers():
         from testcontainers.community.kafka import KafkaContainer  # type: ignore[import-not-found]
 
         with KafkaContainer().with_kraft() as container:
-            yield container.get_bootstrap_server()
+            yield container.get_bootstrap_server(), None
         return
     from agents.broker import LocalBroker, free_port
 
@@ -48,9 +48,14 @@ def kafka_bootstrap() -> Iterator[str]:
         controller_port=free_port(),
     )
     try:
-        yield broker.start()
+        yield broker.start(), broker
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(kafka_broker: tuple[str, object | None]) -> str:
+    return kafka_broker[0]
 
 
 @pytest.fixture
