@@ -45,6 +45,7 @@ class ClusterConfig:
     centroid_terms: int = 120
     query_terms: int = 12
     max_candidates: int = 20
+    max_postings: int = 300
 
 
 @dataclass(slots=True)
@@ -163,7 +164,10 @@ class OnlineClusterer:
         keys += ["@" + e for e in sorted(ents, key=ents.__getitem__, reverse=True)[:6]]
         hits: Counter[str] = Counter()
         for key in keys:
-            for story_id in self._postings.get(key, ()):
+            postings = self._postings.get(key, ())
+            if len(postings) > cfg.max_postings:
+                continue  # shared by hundreds of live stories: says nothing about the event
+            for story_id in postings:
                 hits[story_id] += 1
         live = [
             sid

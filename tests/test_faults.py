@@ -125,3 +125,74 @@ def test_broker_restart_mid_run_loses_and_doubles_nothing(run_env, kafka_broker)
     finally:
         stop_worker(worker)
     _check(messages, latest, every, outlets)
+
+
+def _fuzz_messages(count: int, seed: int = 9) -> list[bytes]:
+    import random as _random
+
+    rng = _random.Random(seed)
+    good = [v for _, v in _burst(seed=6)]
+    out: list[bytes] = []
+    for i in range(count):
+        kind = i % 10
+        base = json.loads(rng.choice(good))
+        if kind == 0:
+            out.append(bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 200))))
+        elif kind == 1:
+            text = json.dumps(base).encode()
+            out.append(text[: rng.randint(1, len(text) - 1)])
+        elif kind == 2:
+            base[rng.choice(["id", "source", "body", "published_at"])] = rng.choice([None, 5, [1], {"a": 1}])
+            out.append(json.dumps(base).encode())
+        elif kind == 3:
+            base["body"] = "x" * 30_000
+            out.append(json.dumps(base).encode())
+        elif kind == 4:
+            base["body"] = rng.choice(["", "   ", "\x00\x01\x02", "<p></p>", "Share this article"])
+            out.append(json.dumps(base).encode())
+        elif kind == 5:
+            base["published_at"] = rng.choice(["1066-10-14T00:00:00Z", "9999-01-01T00:00:00Z", "yesterday"])
+            out.append(json.dumps(base).encode())
+        elif kind == 6:
+            out.append(rng.choice([b"[]", b"null", b"42", b'"text"', b"{}"]))
+        elif kind == 7:
+            base["id"] = f"fuzz-{i}"
+            base["body"] = "<html><script>x()</script><p>" + base["body"].replace("\n\n", "</p><p>") + "</p></html>"
+            out.append(json.dumps(base).encode())
+        elif kind == 8:
+            base["id"] = f"fuzz-{i}"
+            base["body"] = base["body"] + "\x07\x1b[31m\u200b"
+            base["language"] = rng.choice(["xx", "EN_gb", "", "zz-Latn"])
+            out.append(json.dumps(base).encode())
+        else:
+            out.append(b"\xff\xfe" + json.dumps(base).encode("utf-16-le"))
+    return out
+
+
+def test_fuzzed_input_reaches_the_dlq_exactly_once_and_the_worker_survives(run_env):
+    from stream.prepare import Rejected, parse_article
+    from tests.harness import dead_letters
+
+    env = {**run_env, "STORYSTREAM_MAX_MESSAGE_BYTES": "20000"}
+    settings = settings_for(env)
+    ensure_topics(settings)
+    payloads = _fuzz_messages(3000)
+    bad = []
+    for payload in payloads:
+        try:
+            parse_article(payload, max_bytes=20000)
+        except Rejected:
+            bad.append(payload)
+    assert 2000 < len(bad) < 3000
+    worker = start_worker(settings, env)
+    try:
+        assert wait_until_consuming(settings.bootstrap_servers, settings.app_id)
+        send(settings, [(None, p) for p in payloads])
+        letters = dead_letters(settings, expected=len(bad), timeout=240)
+        assert worker.poll() is None, "the worker died"
+    finally:
+        stop_worker(worker)
+    from collections import Counter
+
+    assert Counter(letter.original() for letter in letters) == Counter(bad)
+    assert all(letter.reason and letter.error_type for letter in letters)
