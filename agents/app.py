@@ -17,6 +17,7 @@ processed (an open faust bug), which would lose it in a crash.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 import faust
@@ -129,6 +130,8 @@ def build_app(settings: Settings) -> faust.App:
             if not placed.replay:
                 logged = article.model_copy(update={"seq": len(tracker)})
                 placed_log[article.id] = logged.model_dump_json()
+            for forgotten in tracker.drain_forgotten():
+                placed_log.pop(forgotten, None)
             command = Assignment(
                 story_id=placed.story_id,
                 article=article,
@@ -139,6 +142,21 @@ def build_app(settings: Settings) -> faust.App:
             for gone in placed.merged_from:
                 merge = Assignment(kind="merge", story_id=gone, into=placed.story_id)
                 await assignments.send(key=gone.encode(), value=_json(merge))
+
+    sweeps = {"batches": 0}
+    clock: dict[str, datetime] = {}
+    retention = timedelta(days=settings.story_retention_days)
+
+    def _evict_quiet_stories() -> None:
+        """Delete stories quiet for longer than the retention (by the stream's event time)."""
+        now = clock.get("now")
+        if now is None:
+            return
+        for story_id, raw in list(stories.items()):
+            state = StoryState.model_validate_json(raw)
+            last = state.last_event or state.first_seen
+            if last is not None and now - last > retention:
+                stories.pop(story_id, None)
 
     @app.agent(assignments, concurrency=1)
     async def summarise(stream: faust.StreamT[bytes]) -> None:
@@ -170,6 +188,9 @@ def build_app(settings: Settings) -> faust.App:
                     continue
                 if not state.apply(command):
                     replayed.add(command.story_id)
+                if command.article is not None:
+                    when = command.article.event_time
+                    clock["now"] = max(clock.get("now", when), when)
             outgoing: list[tuple[str, str]] = []
             for story_id, state in touched.items():
                 if state.absorbed_into is None and state.article_ids:
@@ -182,6 +203,9 @@ def build_app(settings: Settings) -> faust.App:
                         # (same version, same content), in case that send was lost.
                         outgoing.append((story_id, state.last_update))
                 stories[story_id] = state.model_dump_json()
+            sweeps["batches"] += 1
+            if sweeps["batches"] % 200 == 0:
+                _evict_quiet_stories()
             if outgoing:
                 # The state naming these versions must be durable before any consumer sees
                 # them: otherwise a crash could re-render a version with different content.

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(default=1_000_000, ge=1024)
     default_source: str = "unknown"
     summary_words: int = Field(default=100, ge=10)
+    story_retention_days: float = Field(
+        default=14, gt=0, description="Stories quiet this long (event time) leave the state."
+    )
     debounce_seconds: float = Field(default=0.5, ge=0.0)
     debounce_max_batch: int = Field(default=500, ge=1)
     state_dir: Path = Path(".state")

@@ -46,6 +46,7 @@ class ClusterConfig:
     query_terms: int = 12
     max_candidates: int = 20
     max_postings: int = 300
+    max_vocabulary: int = 400_000
 
 
 @dataclass(slots=True)
@@ -214,6 +215,11 @@ class OnlineClusterer:
         self._docs += 1
         self._df.update(counts.keys())
         self._df.update(entity_counts.keys())
+        if len(self._df) > self.config.max_vocabulary:
+            # Bound memory: halve every count (ratios, hence IDF, barely move) and forget the
+            # terms that fall to zero: names of long-gone stories, typos, one-off words.
+            self._df = Counter({t: c // 2 for t, c in self._df.items() if c > 1})
+            self._docs //= 2
 
     def _new_story(self, features: ArticleFeatures) -> Story:
         story = Story(story_id_for(features.article_id), features.time, features.time)

@@ -29,6 +29,7 @@ class StoryState(BaseModel):
     story_id: str
     version: int = 0
     first_seen: datetime | None = None
+    last_event: datetime | None = None
     updated_at: datetime | None = None
     titles: list[str] = Field(default_factory=list)
     pool: FactPool = Field(default_factory=FactPool)
@@ -64,6 +65,7 @@ class StoryState(BaseModel):
         self.new_facts_since_render += len(new)
         when = article.event_time
         self.first_seen = min(self.first_seen or when, when)
+        self.last_event = max(self.last_event or when, when)
         return True
 
     def apply(self, assignment: Assignment) -> bool:

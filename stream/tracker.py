@@ -52,6 +52,7 @@ class StoryTracker:
         self._alias: dict[str, str] = {}
         self._seen = 0
         self._clock: datetime | None = None
+        self._forgotten: list[str] = []
 
     def __len__(self) -> int:
         """How many distinct articles the tracker has placed (and still remembers)."""
@@ -101,12 +102,17 @@ class StoryTracker:
         if self._seen % EVICT_EVERY == 0:
             self.evict(self._clock)
 
+    def drain_forgotten(self) -> list[str]:
+        """Article ids evicted since the last call (the agent deletes them from its log table)."""
+        forgotten, self._forgotten = self._forgotten, []
+        return forgotten
+
     def evict(self, now: datetime) -> None:
         """Drop dedup entries and stories past their retention, and what points at them."""
         self.dedup.evict(now)
         gone = set(self.clusterer.evict(now))
         if gone:
-            self._placed = {
-                a: p for a, p in self._placed.items() if self.resolve(p.story_id) not in gone
-            }
+            kept = {a: p for a, p in self._placed.items() if self.resolve(p.story_id) not in gone}
+            self._forgotten.extend(a for a in self._placed if a not in kept)
+            self._placed = kept
             self._alias = {a: s for a, s in self._alias.items() if s not in gone}

@@ -1,0 +1,189 @@
+"""Soak and recovery on a real broker: memory must level off; restart time per 10k stories.
+
+    python bench/faults.py soak --articles 100000      # worker RSS as articles flow through
+    python bench/faults.py recovery --stories 10000    # restart time with 10k stories in state
+
+Uses KAFKA_BOOTSTRAP_SERVERS if set, else starts a local broker (agents.broker) on free ports.
+The soak's articles span 60 days of publish time, so stories and dedup entries pass their
+retention (14 and 3 days) and must be evicted: RSS should stop growing once the retained window
+is full (after about a quarter of the run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from kafka import KafkaAdminClient  # noqa: E402
+
+from agents.broker import LocalBroker, free_port  # noqa: E402
+from agents.demo import start_worker, stop_worker, wait_until_consuming  # noqa: E402
+from agents.feeds import make_consumer, make_producer  # noqa: E402
+from agents.settings import Settings  # noqa: E402
+from agents.topics import ensure_topics  # noqa: E402
+from bench.synth import article_paragraphs, make_event, make_topic, title  # noqa: E402
+
+START = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def articles(count: int, days: float, seed: int = 1) -> Iterator[tuple[bytes, bytes]]:
+    """A long stream: events start and fade; publish time advances steadily over ``days``."""
+    rng = random.Random(seed)
+    topics = [make_topic(rng) for _ in range(200)]
+    active: list = []
+    for i in range(count):
+        when = START + timedelta(days=days * i / count)
+        if not active or rng.random() < 0.25:
+            active.append(make_event(rng, rng.choice(topics), when, event_id=f"e{i}"))
+            active = active[-60:]
+        event = rng.choice(active)
+        body = {
+            "id": f"soak-{i}", "source": f"Outlet {rng.randrange(40)}", "title": title(rng, event),
+            "body": "\n\n".join(article_paragraphs(rng, event, paragraphs=rng.randint(3, 7))),
+            "published_at": when.isoformat(), "language": "en",
+        }
+        yield body["id"].encode(), json.dumps(body).encode()
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def processed(settings: Settings) -> int:
+    """Articles the clustering agent has committed (its input, the prepared topic)."""
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    try:
+        offsets = admin.list_group_offsets(settings.app_id).get(settings.app_id, {})
+    except Exception:  # the group may not have committed yet
+        return 0
+    finally:
+        admin.close()
+    total = 0
+    for tp, meta in offsets.items():
+        topic = getattr(tp, "topic", None) or tp[0]
+        if topic == settings.topics["prepared"]:
+            total += max(0, getattr(meta, "offset", meta if isinstance(meta, int) else 0))
+    return total
+
+
+def environment(bootstrap: str, **extra: str) -> tuple[dict[str, str], Settings]:
+    tag = uuid.uuid4().hex[:8]
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "STORYSTREAM_TOPIC_PREFIX": f"b{tag}.",
+        "STORYSTREAM_APP_ID": f"storystream-bench-{tag}", "STORYSTREAM_WEB_PORT": str(free_port()),
+        "STORYSTREAM_STATE_DIR": tempfile.mkdtemp(prefix="storystream-bench-"),
+        "STORYSTREAM_PARTITIONS": "1", **extra,
+    }
+    old = dict(os.environ)
+    os.environ.update(env)
+    try:
+        settings = Settings()
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    ensure_topics(settings)
+    return env, settings
+
+
+def soak(bootstrap: str, count: int) -> None:
+    env, settings = environment(bootstrap)
+    worker = start_worker(settings, env)
+    assert wait_until_consuming(settings.bootstrap_servers, settings.app_id)
+    producer = make_producer(bootstrap)
+    started = time.monotonic()
+    for key, value in articles(count, days=60):
+        producer.send(settings.topics["raw"], key=key, value=value)
+    producer.flush()
+    producer.close()
+    print("| articles processed | worker RSS MB | elapsed s |\n| --- | --- | --- |")
+    next_report, done = 0, 0
+    try:
+        while done < count and worker.poll() is None:
+            time.sleep(5)
+            done = processed(settings)
+            if done >= next_report:
+                print(f"| {done:,} | {rss_mb(worker.pid):,.0f} | {time.monotonic() - started:,.0f} |", flush=True)
+                next_report = done + count // 20
+        elapsed = time.monotonic() - started
+        print(f"\n{done:,} articles in {elapsed:,.0f} s: {done / elapsed:,.0f} articles/s end to end; "
+              f"final RSS {rss_mb(worker.pid):,.0f} MB")
+    finally:
+        stop_worker(worker)
+
+
+def recovery(bootstrap: str, stories: int) -> None:
+    env, settings = environment(bootstrap)
+    worker = start_worker(settings, env)
+    assert wait_until_consuming(settings.bootstrap_servers, settings.app_id)
+    producer = make_producer(bootstrap)
+    rng = random.Random(3)
+    for i in range(stories):  # one article per event: one story each
+        event = make_event(rng, None, START, event_id=f"r{i}")
+        body = {"id": f"r{i}", "source": "Outlet", "title": title(rng, event),
+                "body": "\n\n".join(article_paragraphs(rng, event, paragraphs=3)),
+                "published_at": START.isoformat(), "language": "en"}
+        producer.send(settings.topics["raw"], key=body["id"].encode(), value=json.dumps(body).encode())
+    producer.flush()
+    while processed(settings) < stories:
+        time.sleep(2)
+    time.sleep(5)
+    stop_worker(worker)
+    started = time.monotonic()
+    worker = start_worker(settings, env)
+    try:
+        consumer = make_consumer(bootstrap, settings.topics["updates"], from_beginning=False)
+        consumer.poll(timeout_ms=1000)
+        probe = {"id": "probe", "source": "Outlet", "title": "Probe story headline here",
+                 "body": "The probe article arrived after the restart to time the recovery of all state.",
+                 "published_at": START.isoformat(), "language": "en"}
+        producer.send(settings.topics["raw"], key=b"probe", value=json.dumps(probe).encode())
+        producer.flush()
+        while True:
+            batch = consumer.poll(timeout_ms=500)
+            if any(b"probe" in m.value for ms in batch.values() for m in ms):
+                break
+        elapsed = time.monotonic() - started
+        print(f"| stories in state | restart to first new update, s |\n| --- | --- |\n| {stories:,} | {elapsed:.1f} |")
+    finally:
+        producer.close()
+        stop_worker(worker)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["soak", "recovery"])
+    parser.add_argument("--articles", type=int, default=100_000)
+    parser.add_argument("--stories", type=int, default=10_000)
+    args = parser.parse_args()
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    broker = None
+    if not bootstrap:
+        broker = LocalBroker(Path(tempfile.mkdtemp(prefix="storystream-kafka-")), port=free_port(),
+                             controller_port=free_port(), heap="768m")
+        bootstrap = broker.start()
+    try:
+        if args.mode == "soak":
+            soak(bootstrap, args.articles)
+        else:
+            recovery(bootstrap, args.stories)
+    finally:
+        if broker:
+            broker.stop()
+
+
+if __name__ == "__main__":
+    main()
