@@ -46,7 +46,7 @@ class ClusterConfig:
     query_terms: int = 12
     max_candidates: int = 20
     max_postings: int = 300
-    max_vocabulary: int = 400_000
+    max_vocabulary: int = 200_000
 
 
 @dataclass(slots=True)

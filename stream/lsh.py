@@ -30,6 +30,7 @@ class BandIndex:
         self._buffer: dict[int, list[int]] = {}
         self._buffered = 0
         self._runs: list[tuple[np.ndarray, np.ndarray]] = []
+        self._dead = 0
         self._salt = (np.arange(1, bands + 1, dtype=np.uint64) * _MIX_B).astype(np.uint64)
 
     def __contains__(self, name: object) -> bool:
@@ -69,6 +70,7 @@ class BandIndex:
         if slot is not None:
             self._alive[slot] = 0
             self._names[slot] = ""
+            self._dead += 1
 
     def query(self, hashvalues: np.ndarray) -> set[str]:
         """Ids of live articles that share at least one band with the signature."""
@@ -92,12 +94,22 @@ class BandIndex:
         self._runs.append((keys[order], slots[order]))
         self._buffer = {}
         self._buffered = 0
-        # Size-tiered merging: merge while the newest run is at least half the one before it.
+        # Size-tiered merging: merge while the newest run is at least half the one before it;
+        # merge everything once removed articles outnumber live ones, so memory follows the
+        # live index (old runs would otherwise keep evicted entries until their next merge).
+        if self._dead >= len(self._slots):
+            self._merge(len(self._runs))
+            self._dead = 0
         while len(self._runs) >= 2 and len(self._runs[-1][0]) * 2 >= len(self._runs[-2][0]):
-            (k2, s2), (k1, s1) = self._runs.pop(), self._runs.pop()
-            keys = np.concatenate([k1, k2])
-            slots = np.concatenate([s1, s2])
-            alive = np.frombuffer(bytes(self._alive), dtype=np.uint8)[slots].astype(bool)
-            keys, slots = keys[alive], slots[alive]
-            order = np.argsort(keys, kind="stable")
-            self._runs.append((keys[order], slots[order]))
+            self._merge(2)
+
+    def _merge(self, count: int) -> None:
+        """Merge the newest ``count`` runs into one, dropping removed articles."""
+        merging = self._runs[-count:]
+        del self._runs[-count:]
+        keys = np.concatenate([k for k, _ in merging])
+        slots = np.concatenate([s for _, s in merging])
+        alive = np.frombuffer(bytes(self._alive), dtype=np.uint8)[slots].astype(bool)
+        keys, slots = keys[alive], slots[alive]
+        order = np.argsort(keys, kind="stable")
+        self._runs.append((keys[order], slots[order]))
