@@ -134,6 +134,7 @@ def content_hash(text: str | Sequence[str]) -> str:
     return hashlib.blake2b(" ".join(tokens).encode(), digest_size=16).hexdigest()
 
 
+@lru_cache(maxsize=200_000)
 def stable_hash(token: str) -> int:
     """A 32-bit hash that is the same in every process (Python's ``hash`` is salted per run)."""
     return int.from_bytes(hashlib.blake2b(token.encode(), digest_size=4).digest(), "little")
