@@ -32,6 +32,9 @@ from stream.tracker import StoryTracker
 
 log = logging.getLogger("storystream")
 
+EVICTION_SWEEP_EVERY = 2_000
+"""Commands between sweeps of the story table for stories past their retention."""
+
 
 def _json(model: Any) -> bytes:
     return str(model.model_dump_json()).encode()
@@ -143,7 +146,7 @@ def build_app(settings: Settings) -> faust.App:
                 merge = Assignment(kind="merge", story_id=gone, into=placed.story_id)
                 await assignments.send(key=gone.encode(), value=_json(merge))
 
-    sweeps = {"batches": 0}
+    sweeps = {"commands": 0}
     clock: dict[str, datetime] = {}
     retention = timedelta(days=settings.story_retention_days)
 
@@ -203,8 +206,10 @@ def build_app(settings: Settings) -> faust.App:
                         # (same version, same content), in case that send was lost.
                         outgoing.append((story_id, state.last_update))
                 stories[story_id] = state.model_dump_json()
-            sweeps["batches"] += 1
-            if sweeps["batches"] % 200 == 0:
+            # Sweep by work done, not by batches: under a backlog a batch holds hundreds of commands.
+            sweeps["commands"] += len(batch)
+            if sweeps["commands"] >= EVICTION_SWEEP_EVERY:
+                sweeps["commands"] = 0
                 _evict_quiet_stories()
             if outgoing:
                 # The state naming these versions must be durable before any consumer sees

@@ -77,7 +77,7 @@ def _develop(rng: random.Random, event: Event, day: int) -> Event:
     """The event as reported on a later day: same core, some new words and a new name."""
     if day == 0:
         return event
-    local = random.Random(hash((event.event_id, day)) & 0xFFFF)
+    local = random.Random(f"{event.event_id}:{day}")  # str seeds are stable across runs
     extra = make_event(local, event.topic)
     return Event(
         event_id=event.event_id, topic=event.topic, start=event.start,
