@@ -37,7 +37,10 @@ def prepared(items: Iterable[Labelled]) -> list[tuple[PreparedArticle, str]]:
     out = []
     for item in items:
         article = Article.model_validate(item.article)
-        out.append((prepare(article, now=article.published_at), item.event_id))
+        try:
+            out.append((prepare(article, now=article.published_at), item.event_id))
+        except Rejected:
+            continue  # a generated text the cleaner rejects (e.g. all paragraphs too short)
     return out
 
 
