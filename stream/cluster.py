@@ -46,7 +46,7 @@ class ClusterConfig:
     query_terms: int = 12
     max_candidates: int = 20
     max_postings: int = 64
-    max_vocabulary: int = 200_000
+    max_vocabulary: int = 100_000
 
 
 @dataclass(slots=True)
@@ -271,7 +271,7 @@ class OnlineClusterer:
         top_ents = ["@" + e for e, _ in story.entity_counts.most_common(30)]
         keys = set(top_terms) | set(top_ents)
         for key in story.indexed - keys:
-            self._postings.get(key, set()).discard(story.story_id)
+            self._unpost(key, story.story_id)
         for key in keys - story.indexed:
             self._postings.setdefault(key, set()).add(story.story_id)
         story.indexed = keys
@@ -303,9 +303,16 @@ class OnlineClusterer:
             survivor = keep
         return survivor.story_id, tuple(absorbed)
 
+    def _unpost(self, key: str, story_id: str) -> None:
+        postings = self._postings.get(key)
+        if postings is not None:
+            postings.discard(story_id)
+            if not postings:
+                del self._postings[key]  # else every term ever seen keeps an empty set
+
     def _drop(self, story: Story) -> None:
         for key in story.indexed:
-            self._postings.get(key, set()).discard(story.story_id)
+            self._unpost(key, story.story_id)
         self.stories.pop(story.story_id, None)
 
     def evict(self, now: datetime) -> list[str]:

@@ -83,7 +83,7 @@ def words(text: str) -> list[str]:
     return [w.lower().replace("’", "'") for w in _WORD.findall(text)]
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=100_000)
 def stem(word: str) -> str:
     """Stem one lower-cased word (cached: news vocabulary repeats)."""
     return str(_STEMMER.stem(word))
@@ -134,7 +134,7 @@ def content_hash(text: str | Sequence[str]) -> str:
     return hashlib.blake2b(" ".join(tokens).encode(), digest_size=16).hexdigest()
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=100_000)
 def stable_hash(token: str) -> int:
     """A 32-bit hash that is the same in every process (Python's ``hash`` is salted per run)."""
     return int.from_bytes(hashlib.blake2b(token.encode(), digest_size=4).digest(), "little")

@@ -158,3 +158,13 @@ def test_seed_summary_covers_nuggets_without_boilerplate(seeds_dir, expectations
 def test_features_are_computed_once_per_article():
     f = analyse(article("a", "\n\n".join(QUAKE), title="Quake"))
     assert f.title_terms and f.sentence_terms and f.content_hash
+
+
+def test_evicted_stories_leave_no_index_entries_behind():
+    from datetime import timedelta
+
+    tracker = StoryTracker()
+    tracker.step(article("a", "\n\n".join(STRIKE), title="Dockworkers strike at harbour"))
+    tracker.evict(tracker.clusterer.stories[next(iter(tracker.clusterer.stories))].last_time + timedelta(days=30))
+    assert tracker.clusterer.stories == {} and tracker.clusterer._postings == {}
+    assert tracker.drain_forgotten() == ["a"]
