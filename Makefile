@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo test test-unit lint typecheck schemas bench broker-start broker-stop clean
+.PHONY: help install demo test test-unit lint typecheck schemas bench bench-faults broker-start broker-stop clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -36,8 +36,14 @@ typecheck: $(STAMP)  ## mypy --strict on the package
 schemas: $(STAMP)  ## Regenerate schemas/ from the pydantic models
 	$(BIN)/storystream schemas schemas
 
-bench: $(STAMP)  ## Run the quality and speed benchmarks (tables on stdout)
+bench: $(STAMP)  ## Quality and speed benchmarks of dedup, clustering and summaries (tables on stdout)
 	$(BIN)/python bench/dedup_eval.py
+	$(BIN)/python bench/cluster_eval.py
+	$(BIN)/python bench/summary_eval.py
+
+bench-faults: $(STAMP)  ## Soak (100k articles through a real broker) and recovery time
+	$(BIN)/python bench/faults.py soak --articles 100000
+	$(BIN)/python bench/faults.py recovery --stories 10000
 
 broker-start: $(STAMP)  ## Start the local Kafka broker on 127.0.0.1:9092
 	$(BIN)/storystream broker start
