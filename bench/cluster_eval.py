@@ -120,6 +120,26 @@ def sweep(stream: list[tuple[PreparedArticle, str]]) -> None:
         print(f"| {th} | {ew} | {hl} | {s['P']:.3f} | {s['R']:.3f} | {s['F1']:.3f} | {s['B3F1']:.3f} |")
 
 
+def ablation(topics: int) -> None:
+    """Each piece of the method removed in turn, on the three test streams."""
+    from datetime import timedelta
+
+    base = ClusterConfig()
+    variants = {
+        "full method": base,
+        "no name overlap (entity weight 0)": replace(base, entity_weight=0.0),
+        "no time decay (half-life 10 years)": replace(base, half_life=timedelta(days=3650)),
+        "no field weights (title = lead = body)": replace(base, title_weight=1, lead_weight=1),
+        "no merges": replace(base, merge_threshold=2.0),
+    }
+    streams = [prepared(make_stream(seed=seed, topics=topics)) for seed in (2, 3, 4)]
+    print("| variant | P | R | F1 | B3 F1 |\n| --- | --- | --- | --- | --- |")
+    for name, config in variants.items():
+        rows = [scores(run_ours(stream, config), [g for _, g in stream]) for stream in streams]
+        mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
+        print(f"| {name} | {mean['P']:.3f} | {mean['R']:.3f} | {mean['F1']:.3f} | {mean['B3F1']:.3f} |")
+
+
 def throughput(sizes: list[int], probes: int = 2000, seed: int = 5) -> list[tuple[int, float, float]]:
     """Articles/s of the offline replay step (dedup + clustering) with N stories in state."""
     rng = random.Random(seed)
@@ -161,7 +181,11 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--sweep", action="store_true")
     parser.add_argument("--topics", type=int, default=60)
+    parser.add_argument("--ablation", action="store_true")
     args = parser.parse_args()
+    if args.ablation:
+        ablation(args.topics)
+        return
     tune = prepared(make_stream(seed=1, topics=args.topics))
     if args.sweep:
         sweep(tune)
