@@ -206,7 +206,7 @@ def build_app(settings: Settings) -> faust.App:
                         # (same version, same content), in case that send was lost.
                         outgoing.append((story_id, state.last_update))
                 stories[story_id] = state.model_dump_json()
-            # Sweep by work done, not by batches: under a backlog a batch holds hundreds of commands.
+            # Sweep by work done, not batches: under a backlog one batch holds hundreds of commands.
             sweeps["commands"] += len(batch)
             if sweeps["commands"] >= EVICTION_SWEEP_EVERY:
                 sweeps["commands"] = 0
