@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from stream.facts import FactPool
-from stream.models import MergeEvent, PreparedArticle, utc_now
+from stream.models import MergeEvent, PreparedArticle
 from stream.prepare import Rejected, parse_article
 from stream.story import StoryState
 from stream.summarize import SummaryConfig, choose_headline, novel_facts, select
@@ -106,4 +106,10 @@ def summarize_records(
     }
 
 
-__all__ = ["cluster_records", "read_articles", "summarize_records", "partition_key", "utc_now"]
+__all__ = [
+    "PARTITION_KEYS",
+    "cluster_records",
+    "partition_key",
+    "read_articles",
+    "summarize_records",
+]
