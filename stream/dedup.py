@@ -142,8 +142,7 @@ _PERMUTATIONS = _TEMPLATE.permutations
 """Drawn once: datasketch would otherwise re-derive them for every article (a third of its cost)."""
 
 
-def _minhash(features: ArticleFeatures, frequency: ShingleFrequency | None = None) -> MinHash:
-    grams = sorted(shingles(features))
+def _minhash(grams: list[bytes], frequency: ShingleFrequency | None = None) -> MinHash:
     if frequency is not None and grams:
         common = frequency.estimate(grams) > COMMON_SHINGLE
         rare = [g for g, c in zip(grams, common, strict=True) if not c]
@@ -153,6 +152,20 @@ def _minhash(features: ArticleFeatures, frequency: ShingleFrequency | None = Non
     if grams:
         signature.update_batch(grams)
     return signature
+
+
+@dataclass(frozen=True, slots=True)
+class _Incoming:
+    """What dedup derives from one article, computed once for classifying and storing it."""
+
+    features: ArticleFeatures
+    grams: list[bytes]
+    signature: MinHash
+    stored: _Stored
+
+    @property
+    def sentences(self) -> list[set[int]]:
+        return self.stored.sentences()
 
 
 def coverage(
@@ -215,33 +228,49 @@ class DedupIndex:
     def __len__(self) -> int:
         return len(self._stored)
 
+    def _incoming(self, features: ArticleFeatures) -> _Incoming:
+        grams = sorted(shingles(features))
+        signature = _minhash(grams, self._frequency)
+        terms, offsets = _pack(features)
+        stored = _Stored(
+            features.article_id, features.time, terms, offsets, signature.hashvalues.copy()
+        )
+        return _Incoming(features, grams, signature, stored)
+
     def observe(self, features: ArticleFeatures) -> DedupVerdict:
         """Classify an article against the index, then store it: the streaming step.
 
         A copy of a copy is reported as a copy of the first original still in the index.
         """
-        signature = _minhash(features, self._frequency)
-        verdict = self.classify(features, signature)
+        incoming = self._incoming(features)
+        verdict = self._classify(incoming)
         if verdict.of is not None:
             root = self._origin.get(verdict.of, verdict.of)
             verdict = verdict.model_copy(update={"of": root})
             self._origin[features.article_id] = root
-        self.add(features, signature)
+        self._add(incoming)
         return verdict
 
-    def classify(self, features: ArticleFeatures, signature: MinHash | None = None) -> DedupVerdict:
+    def classify(self, features: ArticleFeatures) -> DedupVerdict:
         """Decide whether an article is unique, a duplicate or a syndicated copy of a stored one."""
+        return self._classify(self._incoming(features))
+
+    def add(self, features: ArticleFeatures) -> None:
+        """Store an article so later ones are compared with it (copies are stored too)."""
+        self._add(self._incoming(features))
+
+    def _classify(self, incoming: _Incoming) -> DedupVerdict:
+        features = incoming.features
         original = self._exact.get(features.content_hash)
         if original is not None and original != features.article_id:
             return DedupVerdict(kind=DedupKind.DUPLICATE, of=original)
         if len(features.body_words) < self.config.min_words:
             return DedupVerdict()
-        candidates = self._lsh.query((signature or _minhash(features, self._frequency)).hashvalues)
+        mine = incoming.signature.hashvalues
+        candidates = self._lsh.query(mine)
         if not candidates:
             return DedupVerdict()
-        terms, offsets = _pack(features)
-        new = _Stored(features.article_id, features.time, terms, offsets).sentences()
-        mine = (signature or _minhash(features, self._frequency)).hashvalues
+        new = incoming.sentences
         duplicate: tuple[float, str] | None = None
         syndicated: tuple[float, str] | None = None
         for candidate in sorted(candidates):
@@ -265,20 +294,16 @@ class DedupIndex:
             return DedupVerdict(kind=DedupKind.SYNDICATED, of=syndicated[1])
         return DedupVerdict()
 
-    def add(self, features: ArticleFeatures, signature: MinHash | None = None) -> None:
-        """Store an article so later ones are compared with it (copies are stored too)."""
+    def _add(self, incoming: _Incoming) -> None:
+        features = incoming.features
         if features.article_id in self._stored:
             return
         self._exact.setdefault(features.content_hash, features.article_id)
         self._hash_of[features.article_id] = features.content_hash
-        terms, offsets = _pack(features)
-        signature = signature or _minhash(features, self._frequency)
-        self._stored[features.article_id] = _Stored(
-            features.article_id, features.time, terms, offsets, signature.hashvalues.copy()
-        )
+        self._stored[features.article_id] = incoming.stored
         if len(features.body_words) >= self.config.min_words:
-            self._lsh.insert(features.article_id, signature.hashvalues)
-        self._frequency.add(sorted(shingles(features)))
+            self._lsh.insert(features.article_id, incoming.signature.hashvalues)
+        self._frequency.add(incoming.grams)
         self._order.append((features.time, features.article_id))
 
     def evict(self, now: datetime) -> int:
