@@ -42,10 +42,16 @@ class BrokerError(RuntimeError):
 
 
 def cache_dir() -> Path:
-    """Where Kafka's jars are cached (shared by every checkout on the machine)."""
-    root = os.environ.get("STORYSTREAM_CACHE") or os.environ.get("XDG_CACHE_HOME")
-    base = Path(root) if root else Path.home() / ".cache"
-    return base / "storystream" if not os.environ.get("STORYSTREAM_CACHE") else base
+    """Where Kafka's jars are cached (shared by every checkout on the machine).
+
+    ``STORYSTREAM_CACHE`` names the folder itself; otherwise ``$XDG_CACHE_HOME/storystream``
+    or ``~/.cache/storystream``.
+    """
+    explicit = os.environ.get("STORYSTREAM_CACHE")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "storystream"
 
 
 def fetch_jars(version: str = KAFKA_VERSION) -> Path:

@@ -7,6 +7,8 @@ Every knob lives here (no stray ``os.getenv`` elsewhere). Variables are prefixed
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -47,6 +49,21 @@ class Settings(BaseSettings):
     state_dir: Path = Path(".state")
     web_port: int = 6066
     log_level: str = "WARNING"
+
+    @classmethod
+    def for_environment(cls, overrides: Mapping[str, str]) -> Settings:
+        """The settings a process started with these environment overrides will read.
+
+        Tests and benchmarks start workers as child processes with such overrides; reading the
+        settings the same way keeps both sides of the process boundary in agreement.
+        """
+        saved = dict(os.environ)
+        os.environ.update(overrides)
+        try:
+            return cls()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
 
     def topic(self, name: str) -> str:
         """The full name of a topic, with the configured prefix."""

@@ -88,13 +88,7 @@ def environment(bootstrap: str, **extra: str) -> tuple[dict[str, str], Settings]
         "STORYSTREAM_STATE_DIR": tempfile.mkdtemp(prefix="storystream-bench-"),
         "STORYSTREAM_PARTITIONS": "1", **extra,
     }
-    old = dict(os.environ)
-    os.environ.update(env)
-    try:
-        settings = Settings()
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
+    settings = Settings.for_environment(env)
     ensure_topics(settings)
     return env, settings
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -16,13 +15,7 @@ from stream.models import DeadLetter, StoryUpdate
 
 
 def settings_for(env: dict[str, str]) -> Settings:
-    old = dict(os.environ)
-    os.environ.update(env)
-    try:
-        return Settings()
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
+    return Settings.for_environment(env)
 
 
 @contextmanager
