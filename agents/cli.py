@@ -167,10 +167,11 @@ def summarize(
     ] = None,
 ) -> None:
     """Summarise one story: {headline, sentences: [{text, article_ids, sources}], words}."""
+    from stream.models import PreparedArticle
     from stream.offline import read_articles, summarize_records
     from stream.prepare import Rejected
 
-    def load(path: Path) -> list:  # type: ignore[type-arg]
+    def load(path: Path) -> list[PreparedArticle]:
         items = list(read_articles(path.open(encoding="utf-8")))
         for item in items:
             if isinstance(item, Rejected):

@@ -65,14 +65,18 @@ def cluster_records(
             ).model_dump(mode="json")
 
 
-def _story_of(articles: Iterable[PreparedArticle]) -> StoryState:
-    """Build one story's state from its articles, marking copies with the dedup core."""
-    tracker = StoryTracker()
-    state = StoryState(story_id="offline")
+def _extend(tracker: StoryTracker, state: StoryState, articles: Iterable[PreparedArticle]) -> None:
+    """Add articles to one story's state, marking copies with the dedup core."""
     for article in articles:
         placed = tracker.step(article)
         if not placed.replay:
             state.add(article, placed.dedup.of, placed.dedup.kind)
+
+
+def _story_of(articles: Iterable[PreparedArticle]) -> StoryState:
+    """Build one story's state from its articles."""
+    state = StoryState(story_id="offline")
+    _extend(StoryTracker(), state, articles)
     return state
 
 
@@ -86,8 +90,11 @@ def summarize_records(
     """Summarise one story's articles; with ``seen``, summarise only what is new to its reader."""
     config = config or SummaryConfig(words=words)
     if seen:
-        old = _story_of(seen)
-        everything = _story_of([*seen, *articles])
+        tracker = StoryTracker()
+        old = StoryState(story_id="offline")
+        _extend(tracker, old, seen)
+        everything = old.model_copy(deep=True)  # the reader's story, then what came since
+        _extend(tracker, everything, articles)
         old_texts = {f.text for f in old.pool.facts}
         fresh = [f for f in everything.pool.facts if f.text not in old_texts]
         pool = FactPool(facts=novel_facts(fresh, old.pool.facts))
