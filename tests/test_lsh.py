@@ -9,11 +9,12 @@ def _sig(seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 2**32, size=128, dtype=np.uint64).astype(np.uint32)
 
 
-def test_finds_shared_bands_across_buffer_runs_and_merges():
-    index = BandIndex(bands=64, rows=2, buffer_size=3)
-    sigs = {f"a{i}": _sig(i) for i in range(20)}
+def test_finds_shared_bands_across_table_growth():
+    index = BandIndex(bands=64, rows=2, initial_buckets=4)
+    sigs = {f"a{i}": _sig(i) for i in range(300)}
     for name, sig in sigs.items():
         index.insert(name, sig)
+    assert index.load <= 0.85
     for name, sig in sigs.items():
         assert index.query(sig) == {name}
     near = sigs["a7"].copy()
@@ -21,12 +22,24 @@ def test_finds_shared_bands_across_buffer_runs_and_merges():
     assert index.query(near) == {"a7"}
 
 
-def test_removed_articles_are_not_returned_and_are_dropped_on_merge():
-    index = BandIndex(bands=64, rows=2, buffer_size=2)
-    index.insert("a", _sig(1))
-    index.insert("b", _sig(2))
-    index.remove("a")
-    assert "a" not in index and index.query(_sig(1)) == set()
-    for i in range(10):
-        index.insert(f"c{i}", _sig(100 + i))
-    assert sum(len(k) for k, _ in index._runs) == 64 * 11  # "a" gone from the merged runs
+def test_a_band_shared_by_many_articles_spills_and_is_still_found():
+    index = BandIndex(bands=64, rows=2, initial_buckets=64)
+    base = _sig(5)
+    for i in range(40):  # forty near-copies sharing their first bands: more than two buckets hold
+        sig = _sig(1000 + i)
+        sig[:8] = base[:8]
+        index.insert(f"copy{i}", sig)
+    assert index.query(base) == {f"copy{i}" for i in range(40)}
+
+
+def test_removed_articles_are_not_returned_and_are_dropped_on_rebuild():
+    index = BandIndex(bands=64, rows=2, initial_buckets=4)
+    for i in range(2000):
+        index.insert(f"a{i}", _sig(i))
+        if i >= 10:
+            index.remove(f"a{i - 10}")
+    assert len(index) == 10
+    assert index.query(_sig(0)) == set()
+    assert index.query(_sig(1995)) == {"a1995"}
+    assert len(index._names) < 2000  # slots were renumbered: bookkeeping follows the live index
+    assert int((index._table_slots >= 0).sum()) < 64 * 1100
