@@ -161,7 +161,8 @@ class BandIndex:
         keys, slots = keys[live], slots[live]
         renumber = np.cumsum(self._alive, dtype=np.int64) - 1
         slots = renumber[slots].astype(np.int32)
-        self._names = [name for name, alive in zip(self._names, self._alive.tolist()) if alive]
+        alive = self._alive[: len(self._names)].tolist()
+        self._names = [name for name, keep in zip(self._names, alive, strict=True) if keep]
         self._slots = {name: slot for slot, name in enumerate(self._names)}
         self._alive = np.zeros(max(1024, 2 * len(self._names)), dtype=bool)
         self._alive[: len(self._names)] = True

@@ -6,7 +6,9 @@ from stream.lsh import BandIndex
 
 
 def _sig(seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 2**32, size=128, dtype=np.uint64).astype(np.uint32)
+    return (
+        np.random.default_rng(seed).integers(0, 2**32, size=128, dtype=np.uint64).astype(np.uint32)
+    )
 
 
 def test_finds_shared_bands_across_table_growth():
