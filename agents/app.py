@@ -9,6 +9,10 @@
   replays that table into a fresh tracker before it takes the next article.
 - ``summarise`` keeps one :class:`~stream.story.StoryState` per story in a changelog-backed table,
   coalesces bursts with ``stream.take(within=debounce)``, and emits a version only on change.
+- ``alert`` runs the alert rules over story versions (``stories.alerts``), one
+  :class:`~stream.alerts.AlertState` per story in a changelog-backed table.
+- Every worker also folds all of ``stories.updates`` into a :class:`~stream.views.StoryView` that
+  its web pages serve (:mod:`agents.viewer`, :mod:`agents.web`).
 
 Agents use ``concurrency=1``: with more, faust can commit an offset past an event still being
 processed (an open faust bug), which would lose it in a crash.
@@ -16,19 +20,26 @@ processed (an open faust bug), which would lose it in a crash.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
 import faust
 
+from agents.metrics import Metrics
 from agents.settings import Settings
-from stream.models import Assignment, DeadLetter, PreparedArticle, utc_now
+from agents.viewer import UpdatesFeed
+from agents.web import LiveHub, register_web
+from stream.alerts import AlertRules, AlertState, evaluate
+from stream.models import Assignment, DeadLetter, PreparedArticle, StoryUpdate, utc_now
 from stream.offline import partition_key
 from stream.prepare import Rejected, parse_article
 from stream.story import StoryState
 from stream.summarize import SummaryConfig
 from stream.tracker import StoryTracker
+from stream.views import StoryView
 
 log = logging.getLogger("storystream")
 
@@ -50,7 +61,7 @@ def build_app(settings: Settings) -> faust.App:
         topic_partitions=settings.partitions,
         topic_replication_factor=1,
         web_port=settings.web_port,
-        web_host="127.0.0.1",
+        web_host=settings.web_host,
         producer_max_request_size=8_388_608,
         consumer_auto_offset_reset="earliest",
         stream_wait_empty=False,
@@ -63,6 +74,7 @@ def build_app(settings: Settings) -> faust.App:
     prepared = app.topic(names["prepared"], value_serializer="raw", key_serializer="raw")
     assignments = app.topic(names["assignments"], value_serializer="raw", key_serializer="raw")
     updates = app.topic(names["updates"], value_serializer="raw", key_serializer="raw")
+    alerts = app.topic(names["alerts"], value_serializer="raw", key_serializer="raw")
 
     # Keys and values are str (JSON text of our pydantic models); faust's json codec stores them.
     placed_log = app.Table(
@@ -80,14 +92,66 @@ def build_app(settings: Settings) -> faust.App:
         partitions=settings.partitions,
         use_partitioner=True,
     )
+    alert_states = app.Table(
+        "alert-state",
+        default=None,
+        key_type=str,
+        value_type=str,
+        partitions=settings.partitions,
+        use_partitioner=True,
+    )
     trackers: dict[str, StoryTracker] = {}
     summary_config = SummaryConfig(words=settings.summary_words)
+    rules = AlertRules(
+        breaking_outlets=settings.breaking_outlets,
+        breaking_minutes=settings.breaking_minutes,
+        resume_quiet_hours=settings.resume_quiet_hours,
+    )
+    metrics = Metrics()
+    view = StoryView(retention=timedelta(days=settings.story_retention_days))
+    hub = LiveHub(view)
+
+    def deliver(batch: list[StoryUpdate]) -> None:
+        """Fold updates read by the feed thread into the view (on the loop's thread)."""
+        for update in batch:
+            change = view.apply(update)
+            if change is not None:
+                hub.publish(update.story_id, change)
+        if view_sweeps.tick(len(batch)):
+            view.evict()
+
+    view_sweeps = _Every(EVICTION_SWEEP_EVERY)
+    feed = UpdatesFeed(
+        settings,
+        deliver,
+        lag_topics=[names["raw"], names["prepared"], names["assignments"], names["updates"]],
+    )
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def start_feed() -> None:
+        feed.start(asyncio.get_running_loop())
+
+    def agents_running() -> bool:
+        return bool(app.agents) and all(
+            agent.started and not agent.crashed for agent in app.agents.values()
+        )
+
+    register_web(
+        app,
+        view,
+        hub,
+        metrics,
+        feed_status=lambda: feed.status,
+        agents_running=agents_running,
+        ready_max_lag=settings.ready_max_lag,
+    )
 
     @app.agent(raw, concurrency=1)
     async def prepare(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             payload = event.value if isinstance(event.value, bytes) else b""
             message = event.message
+            metrics.articles.labels(agent="prepare", direction="in").inc()
             try:
                 article = parse_article(
                     payload,
@@ -104,10 +168,12 @@ def build_app(settings: Settings) -> faust.App:
                     offset=message.offset,
                 )
                 await dlq.send(key=message.key, value=_json(letter))
+                metrics.dead_letters.labels(reason=rejected.error_type).inc()
                 continue
             await prepared.send(
                 key=partition_key(article, settings.partition_by).encode(), value=_json(article)
             )
+            metrics.articles.labels(agent="prepare", direction="out").inc()
 
     def tracker_for(key: str) -> StoryTracker:
         tracker = trackers.get(key)
@@ -128,8 +194,11 @@ def build_app(settings: Settings) -> faust.App:
     async def cluster(stream: faust.StreamT[bytes]) -> None:
         async for value in stream:
             article = PreparedArticle.model_validate_json(value)
+            metrics.articles.labels(agent="cluster", direction="in").inc()
             tracker = tracker_for(partition_key(article, settings.partition_by))
             placed = tracker.step(article)
+            outcome = "replay" if placed.replay else placed.dedup.kind.value
+            metrics.dedup.labels(outcome=outcome).inc()
             if not placed.replay:
                 logged = article.model_copy(update={"seq": len(tracker)})
                 placed_log[article.id] = logged.model_dump_json()
@@ -142,11 +211,13 @@ def build_app(settings: Settings) -> faust.App:
                 merged_from=list(placed.merged_from),
             )
             await assignments.send(key=placed.story_id.encode(), value=_json(command))
+            metrics.articles.labels(agent="cluster", direction="out").inc()
+            metrics.clustered_stories.set(sum(len(t.clusterer.stories) for t in trackers.values()))
             for gone in placed.merged_from:
                 merge = Assignment(kind="merge", story_id=gone, into=placed.story_id)
                 await assignments.send(key=gone.encode(), value=_json(merge))
 
-    sweeps = {"commands": 0}
+    story_sweeps = _Every(EVICTION_SWEEP_EVERY)
     clock: dict[str, datetime] = {}
     retention = timedelta(days=settings.story_retention_days)
 
@@ -168,6 +239,8 @@ def build_app(settings: Settings) -> faust.App:
         ):
             touched: dict[str, StoryState] = {}
             replayed: set[str] = set()
+            arrivals: dict[str, list[datetime]] = {}
+            metrics.articles.labels(agent="summarise", direction="in").inc(len(batch))
             for value in batch:
                 command = Assignment.model_validate_json(value)
                 state = touched.get(command.story_id)
@@ -194,10 +267,13 @@ def build_app(settings: Settings) -> faust.App:
                 if command.article is not None:
                     when = command.article.event_time
                     clock["now"] = max(clock.get("now", when), when)
+                    arrivals.setdefault(command.story_id, []).append(command.article.received_at)
             outgoing: list[tuple[str, str]] = []
             for story_id, state in touched.items():
                 if state.absorbed_into is None and state.article_ids:
+                    started = time.perf_counter()
                     update = state.render(utc_now(), summary_config)
+                    metrics.summary_seconds.observe(time.perf_counter() - started)
                     if update is not None:
                         state.last_update = update.model_dump_json()
                         outgoing.append((story_id, state.last_update))
@@ -207,9 +283,7 @@ def build_app(settings: Settings) -> faust.App:
                         outgoing.append((story_id, state.last_update))
                 stories[story_id] = state.model_dump_json()
             # Sweep by work done, not batches: under a backlog one batch holds hundreds of commands.
-            sweeps["commands"] += len(batch)
-            if sweeps["commands"] >= EVICTION_SWEEP_EVERY:
-                sweeps["commands"] = 0
+            if story_sweeps.tick(len(batch)):
                 _evict_quiet_stories()
             if outgoing:
                 # The state naming these versions must be durable before any consumer sees
@@ -217,5 +291,46 @@ def build_app(settings: Settings) -> faust.App:
                 await app.producer.flush()
                 for story_id, payload in outgoing:
                     await updates.send(key=story_id.encode(), value=payload.encode())
+                metrics.story_versions.inc(len(outgoing))
+                metrics.articles.labels(agent="summarise", direction="out").inc(len(outgoing))
+                sent_at = utc_now()
+                for story_id, _ in outgoing:
+                    for received in arrivals.get(story_id, ()):
+                        metrics.update_delay.observe((sent_at - received).total_seconds())
+
+    @app.agent(updates, concurrency=1)
+    async def alert(stream: faust.StreamT[bytes]) -> None:
+        async for value in stream:
+            update = StoryUpdate.model_validate_json(value)
+            stored = alert_states.get(update.story_id)
+            state = (
+                AlertState.model_validate_json(stored)
+                if stored
+                else AlertState(story_id=update.story_id)
+            )
+            fired = evaluate(state, update, rules, now=utc_now())
+            alert_states[update.story_id] = state.model_dump_json()
+            if fired:
+                # As for story versions: what was fired is durable before anyone sees it, so a
+                # crash re-sends the same alerts (same alert_id), never fires a rule twice.
+                await app.producer.flush()
+                for item in fired:
+                    await alerts.send(key=update.story_id.encode(), value=_json(item))
+                    metrics.alerts.labels(rule=item.rule).inc()
 
     return app
+
+
+class _Every:
+    """Says yes once every ``count`` ticks (for periodic sweeps driven by work done)."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self._done = 0
+
+    def tick(self, amount: int = 1) -> bool:
+        self._done += amount
+        if self._done >= self.count:
+            self._done = 0
+            return True
+        return False

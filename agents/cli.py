@@ -74,6 +74,7 @@ def worker() -> None:
 
     settings = _settings()
     setup_logging(settings.log_level)
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
     ensure_topics(settings)
     app = build_app(settings)
     faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
@@ -199,11 +200,15 @@ def schemas(
         "schemas"
     ),
 ) -> None:
-    """Regenerate the JSON Schemas of the public messages."""
+    """Regenerate the JSON Schemas of the public messages and the API's OpenAPI document."""
+    from agents.openapi import render_openapi
     from stream.schemas import write_schemas
 
     for path in write_schemas(folder):
         typer.echo(path)
+    openapi = folder / "openapi.json"
+    openapi.write_text(render_openapi())
+    typer.echo(openapi)
 
 
 @cli.command()

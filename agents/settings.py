@@ -2,6 +2,8 @@
 
 Every knob lives here (no stray ``os.getenv`` elsewhere). Variables are prefixed
 ``STORYSTREAM_``; the broker address also honours the conventional ``KAFKA_BOOTSTRAP_SERVERS``.
+Sources, strongest first: environment, a ``.env`` file, then a TOML file (``storystream.toml`` in
+the working directory, or the path in ``STORYSTREAM_CONFIG``) whose keys are the field names.
 ``storystream config`` prints the effective values.
 """
 
@@ -12,8 +14,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 
 class Settings(BaseSettings):
@@ -34,6 +41,7 @@ class Settings(BaseSettings):
     prepared_topic: str = "articles.prepared"
     assignments_topic: str = "stories.assignments"
     updates_topic: str = "stories.updates"
+    alerts_topic: str = "stories.alerts"
     partitions: int = Field(default=4, ge=1)
     partition_by: Literal["language", "section", "global"] = Field(
         default="language", description="Key of the clustering partitions (see README)."
@@ -47,8 +55,42 @@ class Settings(BaseSettings):
     debounce_seconds: float = Field(default=0.5, ge=0.0)
     debounce_max_batch: int = Field(default=500, ge=1)
     state_dir: Path = Path(".state")
-    web_port: int = 6066
-    log_level: str = "WARNING"
+    web_host: str = Field(default="127.0.0.1", description="0.0.0.0 in containers.")
+    web_port: int = Field(default=6066, ge=1, le=65535)
+    ready_max_lag: int = Field(
+        default=10_000, ge=0, description="/readyz fails while the consumer lag is above this."
+    )
+    breaking_outlets: int = Field(
+        default=3, ge=2, description="Alert 'breaking': this many distinct outlets..."
+    )
+    breaking_minutes: float = Field(default=60, gt=0, description="...within this many minutes.")
+    resume_quiet_hours: float = Field(
+        default=6, gt=0, description="Alert 'resumed': new coverage after this long quiet."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Environment over ``.env`` over the TOML file."""
+        toml_file = Path(os.environ.get("STORYSTREAM_CONFIG", "storystream.toml"))
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+        )
 
     @classmethod
     def for_environment(cls, overrides: Mapping[str, str]) -> Settings:
@@ -74,5 +116,5 @@ class Settings(BaseSettings):
         """Logical role -> full topic name, for every topic the service owns."""
         return {
             role: self.topic(getattr(self, f"{role}_topic"))
-            for role in ("raw", "dlq", "prepared", "assignments", "updates")
+            for role in ("raw", "dlq", "prepared", "assignments", "updates", "alerts")
         }

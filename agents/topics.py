@@ -15,6 +15,7 @@ TOPIC_CONFIGS: dict[str, dict[str, str]] = {
     "prepared": {"retention.ms": WEEK_MS},
     "assignments": {"retention.ms": WEEK_MS, "max.message.bytes": "8388608"},
     "updates": {"retention.ms": WEEK_MS, "max.message.bytes": "4194304"},
+    "alerts": {"retention.ms": str(30 * 24 * 3600 * 1000)},
 }
 """Per-role configs: the DLQ keeps a month for forensics; the rest a week of replay."""
 

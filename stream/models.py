@@ -145,11 +145,18 @@ class StoryUpdate(_Message):
     version: Annotated[int, Field(ge=1)]
     updated_at: datetime
     first_seen: datetime
+    last_event: datetime | None = Field(
+        default=None, description="Publication (event) time of the story's newest article."
+    )
     headline: str
     sentences: list[SummarySentence]
     new_sentences: list[str] = Field(default_factory=list)
     article_ids: list[str]
     sources: list[str]
+    source_times: dict[str, datetime] = Field(
+        default_factory=dict,
+        description="Outlet -> publication time of its first article in the story.",
+    )
     duplicates: dict[str, str] = Field(
         default_factory=dict, description="Article id -> the article it copies (near-)verbatim."
     )
@@ -196,10 +203,30 @@ class DeadLetter(_Message):
         return base64.b64decode(self.payload)
 
 
+class Alert(_Message):
+    """A story crossed an alert rule (topic ``stories.alerts``, key = story id).
+
+    Each rule fires at most once per story; ``alert_id`` is ``<story_id>:<rule>``, so a consumer
+    that sees a redelivered alert can drop it.
+    """
+
+    alert_id: str
+    rule: Literal["breaking", "resumed"]
+    story_id: str
+    version: Annotated[int, Field(ge=1)]
+    headline: str
+    sources: list[str]
+    article_count: int
+    reason: str = Field(description="Why the rule fired, in words, with the figures.")
+    event_time: datetime = Field(description="Event time of the update that fired the rule.")
+    fired_at: datetime
+
+
 PUBLIC_MODELS: dict[str, type[BaseModel]] = {
     "article": Article,
     "story_update": StoryUpdate,
     "dead_letter": DeadLetter,
     "merge_event": MergeEvent,
+    "alert": Alert,
 }
 """Models whose JSON Schema is published in ``schemas/``."""

@@ -36,6 +36,7 @@ class StoryState(BaseModel):
     selected: list[str] = Field(default_factory=list)
     article_ids: list[str] = Field(default_factory=list)
     sources: list[str] = Field(default_factory=list)
+    source_times: dict[str, datetime] = Field(default_factory=dict)
     duplicates: dict[str, str] = Field(default_factory=dict)
     syndicated: dict[str, str] = Field(default_factory=dict)
     merged_from: list[str] = Field(default_factory=list)
@@ -64,6 +65,8 @@ class StoryState(BaseModel):
         new = self.pool.add_article(article, copy_of=duplicate_only)
         self.new_facts_since_render += len(new)
         when = article.event_time
+        known = self.source_times.get(article.source)
+        self.source_times[article.source] = when if known is None else min(known, when)
         self.first_seen = min(self.first_seen or when, when)
         self.last_event = max(self.last_event or when, when)
         return True
@@ -86,6 +89,9 @@ class StoryState(BaseModel):
             if article_id not in self.article_ids:
                 self.article_ids.append(article_id)
         self.sources.extend(s for s in other.sources if s not in self.sources)
+        for source, when in other.source_times.items():
+            known = self.source_times.get(source)
+            self.source_times[source] = when if known is None else min(known, when)
         self.titles.extend(other.titles)
         self.duplicates.update(other.duplicates)
         self.syndicated.update(other.syndicated)
@@ -95,6 +101,8 @@ class StoryState(BaseModel):
         )
         if other.first_seen and (self.first_seen is None or other.first_seen < self.first_seen):
             self.first_seen = other.first_seen
+        if other.last_event and (self.last_event is None or other.last_event > self.last_event):
+            self.last_event = other.last_event
         self.new_facts_since_render += len(other.pool.facts)
 
     def render(self, now: datetime, config: SummaryConfig | None = None) -> StoryUpdate | None:
@@ -136,11 +144,13 @@ class StoryState(BaseModel):
             version=self.version,
             updated_at=now,
             first_seen=self.first_seen or now,
+            last_event=self.last_event,
             headline=headline,
             sentences=sentences,
             new_sentences=[t for t in self.selected if t not in previous],
             article_ids=list(self.article_ids),
             sources=list(self.sources),
+            source_times=dict(self.source_times),
             duplicates=dict(self.duplicates),
             syndicated=dict(self.syndicated),
             merged_from=list(self.merged_from),

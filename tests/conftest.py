@@ -58,20 +58,25 @@ def kafka_bootstrap(kafka_broker: tuple[str, object | None]) -> str:
     return kafka_broker[0]
 
 
-@pytest.fixture
-def run_env(kafka_bootstrap: str, tmp_path: Path) -> dict[str, str]:
+def fresh_env(bootstrap: str, state: Path) -> dict[str, str]:
     """Environment for one isolated run of the service (fresh topics, app id and state dir)."""
     tag = uuid.uuid4().hex[:10]
     from agents.broker import free_port
 
     return {
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "STORYSTREAM_TOPIC_PREFIX": f"t{tag}.",
         "STORYSTREAM_APP_ID": f"storystream-test-{tag}",
-        "STORYSTREAM_STATE_DIR": str(tmp_path / "state"),
+        "STORYSTREAM_STATE_DIR": str(state),
         "STORYSTREAM_WEB_PORT": str(free_port()),
         "STORYSTREAM_DEBOUNCE_SECONDS": "0.3",
     }
+
+
+@pytest.fixture
+def run_env(kafka_bootstrap: str, tmp_path: Path) -> dict[str, str]:
+    """A fresh, isolated environment for one test's worker."""
+    return fresh_env(kafka_bootstrap, tmp_path / "state")
 
 
 @pytest.fixture(scope="session")

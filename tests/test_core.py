@@ -165,6 +165,9 @@ def test_evicted_stories_leave_no_index_entries_behind():
 
     tracker = StoryTracker()
     tracker.step(article("a", "\n\n".join(STRIKE), title="Dockworkers strike at harbour"))
-    tracker.evict(tracker.clusterer.stories[next(iter(tracker.clusterer.stories))].last_time + timedelta(days=30))
+    tracker.evict(
+        tracker.clusterer.stories[next(iter(tracker.clusterer.stories))].last_time
+        + timedelta(days=30)
+    )
     assert tracker.clusterer.stories == {} and tracker.clusterer._postings == {}
     assert tracker.drain_forgotten() == ["a"]

@@ -70,7 +70,7 @@ def _done(total: int):
 def _paced_send(settings, messages, rate: float) -> threading.Thread:
     def run() -> None:
         for start in range(0, len(messages), 10):
-            send(settings, messages[start:start + 10])
+            send(settings, messages[start : start + 10])
             time.sleep(10 / rate)
 
     thread = threading.Thread(target=run, daemon=True)
@@ -142,7 +142,9 @@ def _fuzz_messages(count: int, seed: int = 9) -> list[bytes]:
             text = json.dumps(base).encode()
             out.append(text[: rng.randint(1, len(text) - 1)])
         elif kind == 2:
-            base[rng.choice(["id", "source", "body", "published_at"])] = rng.choice([None, 5, [1], {"a": 1}])
+            base[rng.choice(["id", "source", "body", "published_at"])] = rng.choice(
+                [None, 5, [1], {"a": 1}]
+            )
             out.append(json.dumps(base).encode())
         elif kind == 3:
             base["body"] = "x" * 30_000
@@ -151,13 +153,19 @@ def _fuzz_messages(count: int, seed: int = 9) -> list[bytes]:
             base["body"] = rng.choice(["", "   ", "\x00\x01\x02", "<p></p>", "Share this article"])
             out.append(json.dumps(base).encode())
         elif kind == 5:
-            base["published_at"] = rng.choice(["1066-10-14T00:00:00Z", "9999-01-01T00:00:00Z", "yesterday"])
+            base["published_at"] = rng.choice(
+                ["1066-10-14T00:00:00Z", "9999-01-01T00:00:00Z", "yesterday"]
+            )
             out.append(json.dumps(base).encode())
         elif kind == 6:
             out.append(rng.choice([b"[]", b"null", b"42", b'"text"', b"{}"]))
         elif kind == 7:
             base["id"] = f"fuzz-{i}"
-            base["body"] = "<html><script>x()</script><p>" + base["body"].replace("\n\n", "</p><p>") + "</p></html>"
+            base["body"] = (
+                "<html><script>x()</script><p>"
+                + base["body"].replace("\n\n", "</p><p>")
+                + "</p></html>"
+            )
             out.append(json.dumps(base).encode())
         elif kind == 8:
             base["id"] = f"fuzz-{i}"

@@ -82,7 +82,9 @@ def test_offline_cluster_replay_matches_the_agents(run_env):
 
     with running_worker(run_env) as settings:
         send(settings, feed_messages(str(SAMPLE)))
-        collect_updates(settings, lambda stories: sum(len(u.article_ids) for u in stories.values()) >= 14)
+        collect_updates(
+            settings, lambda stories: sum(len(u.article_ids) for u in stories.values()) >= 14
+        )
         seen = make_consumer(settings.bootstrap_servers, settings.topics["prepared"])
         order = [PreparedArticle.model_validate_json(m.value) for m in seen]
         seen.close()
@@ -93,6 +95,10 @@ def test_offline_cluster_replay_matches_the_agents(run_env):
             if command.kind == "article" and command.article is not None:
                 agent.setdefault(command.article.id, (command.story_id, command.dedup.label()))
         placed.close()
-    offline = {r["article_id"]: (r["story_id"], r["dedup"]) for r in cluster_records(order) if "article_id" in r}
+    offline = {
+        r["article_id"]: (r["story_id"], r["dedup"])
+        for r in cluster_records(order)
+        if "article_id" in r
+    }
     assert len(offline) == 14
     assert offline == agent
