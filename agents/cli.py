@@ -187,11 +187,14 @@ def summarize(
 def demo(
     feed: Annotated[Path, typer.Option(help="Feed to replay.")] = SAMPLE_FEED,
     rate: Annotated[float, typer.Option(help="Articles per second.")] = 4.0,
+    serve: Annotated[
+        bool, typer.Option(help="Keep the worker and dashboard running after the feed (Ctrl-C).")
+    ] = False,
 ) -> None:
     """Start a local broker and a worker, replay the sample feed, print story updates, stop."""
     from agents.demo import run_demo
 
-    raise typer.Exit(run_demo(_settings(), feed, rate))
+    raise typer.Exit(run_demo(_settings(), feed, rate, serve=serve))
 
 
 @cli.command()

@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from agents.broker import LocalBroker, answers_metadata, free_port
+from agents.broker import LocalBroker, answers_metadata, free_port, port_is_free
 from agents.feeds import feed_messages, make_consumer, make_producer, produce
 from agents.render import render_update
 from agents.settings import Settings
@@ -74,8 +74,8 @@ def stop_worker(process: subprocess.Popen[bytes], wait: float = 30.0) -> int:
     return process.returncode
 
 
-def run_demo(settings: Settings, feed: Path, rate: float) -> int:
-    """Run the demo; returns a process exit code."""
+def run_demo(settings: Settings, feed: Path, rate: float, serve: bool = False) -> int:
+    """Run the demo; returns a process exit code. ``serve`` keeps the dashboard up at the end."""
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     broker: LocalBroker | None = None
     bootstrap = settings.bootstrap_servers
@@ -89,7 +89,9 @@ def run_demo(settings: Settings, feed: Path, rate: float) -> int:
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "STORYSTREAM_TOPIC_PREFIX": prefix,
         "STORYSTREAM_APP_ID": f"storystream-{prefix.rstrip('.')}",
-        "STORYSTREAM_WEB_PORT": str(free_port()),
+        "STORYSTREAM_WEB_PORT": str(
+            settings.web_port if port_is_free(settings.web_port) else free_port()
+        ),
     }
     run = settings.model_copy(
         update={
@@ -103,6 +105,8 @@ def run_demo(settings: Settings, feed: Path, rate: float) -> int:
     worker = start_worker(run, overrides)
     if not wait_until_consuming(bootstrap, run.app_id):
         print("the worker did not join its consumer group in time; replaying anyway", flush=True)
+    dashboard = f"http://127.0.0.1:{overrides['STORYSTREAM_WEB_PORT']}/"
+    print(f"live dashboard: {dashboard}  (API: {dashboard}stories)", flush=True)
     done = threading.Event()
 
     def replay() -> None:
@@ -134,6 +138,12 @@ def run_demo(settings: Settings, feed: Path, rate: float) -> int:
                 print(render_update(message.value.decode()), "\n", flush=True)
             if not done.is_set():
                 last = time.monotonic()
+        if serve:
+            print(f"feed done; dashboard still at {dashboard} (Ctrl-C to stop)", flush=True)
+            while worker.poll() is None:
+                time.sleep(1)
+    except KeyboardInterrupt:
+        pass
     finally:
         updates.close()
         stop_worker(worker)
