@@ -149,31 +149,32 @@ def build_app(settings: Settings) -> faust.App:
     @app.agent(raw, concurrency=1)
     async def prepare(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
-            payload = event.value if isinstance(event.value, bytes) else b""
-            message = event.message
-            metrics.articles.labels(agent="prepare", direction="in").inc()
-            try:
-                article = parse_article(
-                    payload,
-                    max_bytes=settings.max_message_bytes,
-                    default_source=settings.default_source,
+            with metrics.busy("prepare"):
+                payload = event.value if isinstance(event.value, bytes) else b""
+                message = event.message
+                metrics.articles.labels(agent="prepare", direction="in").inc()
+                try:
+                    article = parse_article(
+                        payload,
+                        max_bytes=settings.max_message_bytes,
+                        default_source=settings.default_source,
+                    )
+                except Rejected as rejected:
+                    letter = DeadLetter.for_payload(
+                        payload,
+                        rejected.reason,
+                        rejected.error_type,
+                        topic=message.topic,
+                        partition=message.partition,
+                        offset=message.offset,
+                    )
+                    await dlq.send(key=message.key, value=_json(letter))
+                    metrics.dead_letters.labels(reason=rejected.error_type).inc()
+                    continue
+                await prepared.send(
+                    key=partition_key(article, settings.partition_by).encode(), value=_json(article)
                 )
-            except Rejected as rejected:
-                letter = DeadLetter.for_payload(
-                    payload,
-                    rejected.reason,
-                    rejected.error_type,
-                    topic=message.topic,
-                    partition=message.partition,
-                    offset=message.offset,
-                )
-                await dlq.send(key=message.key, value=_json(letter))
-                metrics.dead_letters.labels(reason=rejected.error_type).inc()
-                continue
-            await prepared.send(
-                key=partition_key(article, settings.partition_by).encode(), value=_json(article)
-            )
-            metrics.articles.labels(agent="prepare", direction="out").inc()
+                metrics.articles.labels(agent="prepare", direction="out").inc()
 
     def tracker_for(key: str) -> StoryTracker:
         tracker = trackers.get(key)
@@ -193,29 +194,32 @@ def build_app(settings: Settings) -> faust.App:
     @app.agent(prepared, concurrency=1)
     async def cluster(stream: faust.StreamT[bytes]) -> None:
         async for value in stream:
-            article = PreparedArticle.model_validate_json(value)
-            metrics.articles.labels(agent="cluster", direction="in").inc()
-            tracker = tracker_for(partition_key(article, settings.partition_by))
-            placed = tracker.step(article)
-            outcome = "replay" if placed.replay else placed.dedup.kind.value
-            metrics.dedup.labels(outcome=outcome).inc()
-            if not placed.replay:
-                logged = article.model_copy(update={"seq": len(tracker)})
-                placed_log[article.id] = logged.model_dump_json()
-            for forgotten in tracker.drain_forgotten():
-                placed_log.pop(forgotten, None)
-            command = Assignment(
-                story_id=placed.story_id,
-                article=article,
-                dedup=placed.dedup,
-                merged_from=list(placed.merged_from),
-            )
-            await assignments.send(key=placed.story_id.encode(), value=_json(command))
-            metrics.articles.labels(agent="cluster", direction="out").inc()
-            metrics.clustered_stories.set(sum(len(t.clusterer.stories) for t in trackers.values()))
-            for gone in placed.merged_from:
-                merge = Assignment(kind="merge", story_id=gone, into=placed.story_id)
-                await assignments.send(key=gone.encode(), value=_json(merge))
+            with metrics.busy("cluster"):
+                article = PreparedArticle.model_validate_json(value)
+                metrics.articles.labels(agent="cluster", direction="in").inc()
+                tracker = tracker_for(partition_key(article, settings.partition_by))
+                placed = tracker.step(article)
+                outcome = "replay" if placed.replay else placed.dedup.kind.value
+                metrics.dedup.labels(outcome=outcome).inc()
+                if not placed.replay:
+                    logged = article.model_copy(update={"seq": len(tracker)})
+                    placed_log[article.id] = logged.model_dump_json()
+                for forgotten in tracker.drain_forgotten():
+                    placed_log.pop(forgotten, None)
+                command = Assignment(
+                    story_id=placed.story_id,
+                    article=article,
+                    dedup=placed.dedup,
+                    merged_from=list(placed.merged_from),
+                )
+                await assignments.send(key=placed.story_id.encode(), value=_json(command))
+                metrics.articles.labels(agent="cluster", direction="out").inc()
+                metrics.clustered_stories.set(
+                    sum(len(t.clusterer.stories) for t in trackers.values())
+                )
+                for gone in placed.merged_from:
+                    merge = Assignment(kind="merge", story_id=gone, into=placed.story_id)
+                    await assignments.send(key=gone.encode(), value=_json(merge))
 
     story_sweeps = _Every(EVICTION_SWEEP_EVERY)
     clock: dict[str, datetime] = {}
@@ -237,86 +241,92 @@ def build_app(settings: Settings) -> faust.App:
         async for batch in stream.take(
             settings.debounce_max_batch, within=settings.debounce_seconds
         ):
-            touched: dict[str, StoryState] = {}
-            replayed: set[str] = set()
-            arrivals: dict[str, list[datetime]] = {}
-            metrics.articles.labels(agent="summarise", direction="in").inc(len(batch))
-            for value in batch:
-                command = Assignment.model_validate_json(value)
-                state = touched.get(command.story_id)
-                if state is None:
-                    stored = stories.get(command.story_id)
-                    state = (
-                        StoryState.model_validate_json(stored)
-                        if stored
-                        else StoryState(story_id=command.story_id)
-                    )
-                    touched[command.story_id] = state
-                if command.kind == "merge" and command.into:
-                    if state.article_ids and state.absorbed_into is None:
-                        hand_over = Assignment(
-                            kind="absorb",
-                            story_id=command.into,
-                            state=state.model_dump(mode="json", exclude={"last_update"}),
+            with metrics.busy("summarise"):
+                touched: dict[str, StoryState] = {}
+                replayed: set[str] = set()
+                arrivals: dict[str, list[datetime]] = {}
+                metrics.articles.labels(agent="summarise", direction="in").inc(len(batch))
+                for value in batch:
+                    command = Assignment.model_validate_json(value)
+                    state = touched.get(command.story_id)
+                    if state is None:
+                        stored = stories.get(command.story_id)
+                        state = (
+                            StoryState.model_validate_json(stored)
+                            if stored
+                            else StoryState(story_id=command.story_id)
                         )
-                        await assignments.send(key=command.into.encode(), value=_json(hand_over))
-                    state.absorbed_into = command.into
-                    continue
-                if not state.apply(command):
-                    replayed.add(command.story_id)
-                if command.article is not None:
-                    when = command.article.event_time
-                    clock["now"] = max(clock.get("now", when), when)
-                    arrivals.setdefault(command.story_id, []).append(command.article.received_at)
-            outgoing: list[tuple[str, str]] = []
-            for story_id, state in touched.items():
-                if state.absorbed_into is None and state.article_ids:
-                    started = time.perf_counter()
-                    update = state.render(utc_now(), summary_config)
-                    metrics.summary_seconds.observe(time.perf_counter() - started)
-                    if update is not None:
-                        state.last_update = update.model_dump_json()
-                        outgoing.append((story_id, state.last_update))
-                    elif story_id in replayed and state.last_update:
-                        # A redelivered input after a crash: re-send the version it produced
-                        # (same version, same content), in case that send was lost.
-                        outgoing.append((story_id, state.last_update))
-                stories[story_id] = state.model_dump_json()
-            # Sweep by work done, not batches: under a backlog one batch holds hundreds of commands.
-            if story_sweeps.tick(len(batch)):
-                _evict_quiet_stories()
-            if outgoing:
-                # The state naming these versions must be durable before any consumer sees
-                # them: otherwise a crash could re-render a version with different content.
-                await app.producer.flush()
-                for story_id, payload in outgoing:
-                    await updates.send(key=story_id.encode(), value=payload.encode())
-                metrics.story_versions.inc(len(outgoing))
-                metrics.articles.labels(agent="summarise", direction="out").inc(len(outgoing))
-                sent_at = utc_now()
-                for story_id, _ in outgoing:
-                    for received in arrivals.get(story_id, ()):
-                        metrics.update_delay.observe((sent_at - received).total_seconds())
+                        touched[command.story_id] = state
+                    if command.kind == "merge" and command.into:
+                        if state.article_ids and state.absorbed_into is None:
+                            hand_over = Assignment(
+                                kind="absorb",
+                                story_id=command.into,
+                                state=state.model_dump(mode="json", exclude={"last_update"}),
+                            )
+                            await assignments.send(
+                                key=command.into.encode(), value=_json(hand_over)
+                            )
+                        state.absorbed_into = command.into
+                        continue
+                    if not state.apply(command):
+                        replayed.add(command.story_id)
+                    if command.article is not None:
+                        when = command.article.event_time
+                        clock["now"] = max(clock.get("now", when), when)
+                        arrivals.setdefault(command.story_id, []).append(
+                            command.article.received_at
+                        )
+                outgoing: list[tuple[str, str]] = []
+                for story_id, state in touched.items():
+                    if state.absorbed_into is None and state.article_ids:
+                        started = time.perf_counter()
+                        update = state.render(utc_now(), summary_config)
+                        metrics.summary_seconds.observe(time.perf_counter() - started)
+                        if update is not None:
+                            state.last_update = update.model_dump_json()
+                            outgoing.append((story_id, state.last_update))
+                        elif story_id in replayed and state.last_update:
+                            # A redelivered input after a crash: re-send the version it produced
+                            # (same version, same content), in case that send was lost.
+                            outgoing.append((story_id, state.last_update))
+                    stories[story_id] = state.model_dump_json()
+                # Sweep by work done, not batches: a backlog batch holds hundreds of commands.
+                if story_sweeps.tick(len(batch)):
+                    _evict_quiet_stories()
+                if outgoing:
+                    # The state naming these versions must be durable before any consumer sees
+                    # them: otherwise a crash could re-render a version with different content.
+                    await app.producer.flush()
+                    for story_id, payload in outgoing:
+                        await updates.send(key=story_id.encode(), value=payload.encode())
+                    metrics.story_versions.inc(len(outgoing))
+                    metrics.articles.labels(agent="summarise", direction="out").inc(len(outgoing))
+                    sent_at = utc_now()
+                    for story_id, _ in outgoing:
+                        for received in arrivals.get(story_id, ()):
+                            metrics.update_delay.observe((sent_at - received).total_seconds())
 
     @app.agent(updates, concurrency=1)
     async def alert(stream: faust.StreamT[bytes]) -> None:
         async for value in stream:
-            update = StoryUpdate.model_validate_json(value)
-            stored = alert_states.get(update.story_id)
-            state = (
-                AlertState.model_validate_json(stored)
-                if stored
-                else AlertState(story_id=update.story_id)
-            )
-            fired = evaluate(state, update, rules, now=utc_now())
-            alert_states[update.story_id] = state.model_dump_json()
-            if fired:
-                # As for story versions: what was fired is durable before anyone sees it, so a
-                # crash re-sends the same alerts (same alert_id), never fires a rule twice.
-                await app.producer.flush()
-                for item in fired:
-                    await alerts.send(key=update.story_id.encode(), value=_json(item))
-                    metrics.alerts.labels(rule=item.rule).inc()
+            with metrics.busy("alert"):
+                update = StoryUpdate.model_validate_json(value)
+                stored = alert_states.get(update.story_id)
+                state = (
+                    AlertState.model_validate_json(stored)
+                    if stored
+                    else AlertState(story_id=update.story_id)
+                )
+                fired = evaluate(state, update, rules, now=utc_now())
+                alert_states[update.story_id] = state.model_dump_json()
+                if fired:
+                    # As for story versions: what was fired is durable before anyone sees it, so a
+                    # crash re-sends the same alerts (same alert_id), never fires a rule twice.
+                    await app.producer.flush()
+                    for item in fired:
+                        await alerts.send(key=update.story_id.encode(), value=_json(item))
+                        metrics.alerts.labels(rule=item.rule).inc()
 
     return app
 

@@ -8,6 +8,10 @@ in one process. Metrics are per worker process; Prometheus sums them over worker
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -26,6 +30,12 @@ class Metrics:
             "storystream_articles",
             "Messages taken in and sent out by each agent.",
             ["agent", "direction"],
+            registry=r,
+        )
+        self.agent_busy = Counter(
+            "storystream_agent_busy_seconds",
+            "Time each agent spent handling its input (its share of the worker's CPU).",
+            ["agent"],
             registry=r,
         )
         self.dead_letters = Counter(
@@ -75,6 +85,15 @@ class Metrics:
         self.view_lag = Gauge(
             "storystream_view_lag", "Story updates not yet in this worker's view.", registry=r
         )
+
+    @contextmanager
+    def busy(self, agent: str) -> Iterator[None]:
+        """Count the time spent in the block as ``agent``'s busy time."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.agent_busy.labels(agent=agent).inc(time.perf_counter() - started)
 
     def exposition(self) -> bytes:
         """The registry in Prometheus text format."""

@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,11 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kafka import KafkaAdminClient  # noqa: E402
 
-from agents.broker import LocalBroker, free_port  # noqa: E402
 from agents.demo import start_worker, stop_worker, wait_until_consuming  # noqa: E402
 from agents.feeds import make_consumer, make_producer  # noqa: E402
 from agents.settings import Settings  # noqa: E402
-from agents.topics import ensure_topics  # noqa: E402
+from bench.kafka_env import broker, environment, rss_mb  # noqa: E402
 from bench.synth import article_paragraphs, make_event, make_topic, title  # noqa: E402
 
 START = datetime(2026, 6, 1, tzinfo=UTC)
@@ -56,13 +52,6 @@ def articles(count: int, days: float, seed: int = 1) -> Iterator[tuple[bytes, by
         yield body["id"].encode(), json.dumps(body).encode()
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def processed(settings: Settings) -> int:
     """Articles the clustering agent has committed (its input, the prepared topic)."""
     admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
@@ -78,19 +67,6 @@ def processed(settings: Settings) -> int:
         if topic == settings.topics["prepared"]:
             total += max(0, getattr(meta, "offset", meta if isinstance(meta, int) else 0))
     return total
-
-
-def environment(bootstrap: str, **extra: str) -> tuple[dict[str, str], Settings]:
-    tag = uuid.uuid4().hex[:8]
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "STORYSTREAM_TOPIC_PREFIX": f"b{tag}.",
-        "STORYSTREAM_APP_ID": f"storystream-bench-{tag}", "STORYSTREAM_WEB_PORT": str(free_port()),
-        "STORYSTREAM_STATE_DIR": tempfile.mkdtemp(prefix="storystream-bench-"),
-        "STORYSTREAM_PARTITIONS": "1", **extra,
-    }
-    settings = Settings.for_environment(env)
-    ensure_topics(settings)
-    return env, settings
 
 
 def soak(bootstrap: str, count: int) -> None:
@@ -163,21 +139,11 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=100_000)
     parser.add_argument("--stories", type=int, default=10_000)
     args = parser.parse_args()
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    broker = None
-    if not bootstrap:
-        broker = LocalBroker(Path(tempfile.mkdtemp(prefix="storystream-kafka-")), port=free_port(),
-                             controller_port=free_port(), heap="768m")
-        bootstrap = broker.start()
-    try:
+    with broker() as (bootstrap, _):
         if args.mode == "soak":
             soak(bootstrap, args.articles)
         else:
             recovery(bootstrap, args.stories)
-    finally:
-        if broker:
-            broker.stop()
-
 
 if __name__ == "__main__":
     main()

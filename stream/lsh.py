@@ -23,6 +23,7 @@ _MIX_B = np.uint64(0x94D049BB133111EB)
 _WIDTH = 8  # entries per bucket: one 64-byte cache line of keys
 _MAX_LOAD = 0.85
 _EMPTY = -1
+_REBUILD_CHUNK = 1 << 20
 
 
 class BandIndex:
@@ -171,6 +172,11 @@ class BandIndex:
             buckets *= 2
         self._allocate(buckets)
         self._dead = 0
-        first, second = self._buckets(keys)
-        keys, slots = self._place(keys, slots, first, second)
-        self._spill(keys, slots)
+        # In chunks: placing sorts its input, and sorting all 64M entries of a million articles
+        # at once would need gigabytes of temporaries next to both tables.
+        for start in range(0, keys.size, _REBUILD_CHUNK):
+            chunk_keys = keys[start : start + _REBUILD_CHUNK]
+            chunk_slots = slots[start : start + _REBUILD_CHUNK]
+            first, second = self._buckets(chunk_keys)
+            rest_keys, rest_slots = self._place(chunk_keys, chunk_slots, first, second)
+            self._spill(rest_keys, rest_slots)

@@ -1,0 +1,342 @@
+"""End to end through Kafka: sustained articles/s and produce-to-update latency, per stage costs.
+
+    python bench/e2e.py                                   # one worker, 300 articles/s, 60 s
+    python bench/e2e.py --workers 1,2,4 --rate 0          # scale-out: offered as fast as possible
+    python bench/e2e.py --naive 2000                      # also the naive baseline on 2,000 articles
+
+A generator produces a live-like stream into ``articles.raw`` at a fixed rate: many concurrent
+stories with long-tailed sizes (Pareto; most stories one to five articles, a few hundreds),
+wire copies with site chrome (duplicates) and wire copies with an outlet's own paragraphs added
+(syndication), articles of 4-9 paragraphs. Stories belong to sections (8), and the workers run
+with ``STORYSTREAM_PARTITION_BY=section`` so dedup and clustering can spread over workers. A
+consumer reads ``stories.updates`` and, per article, takes the time from its produce to the
+first story version that includes it (both clocks are this machine's). Reported: the offered and
+sustained rates, latency percentiles over the measured window (after a warm-up), the CPU and
+peak memory of each process (workers, broker), and each agent's busy time from the workers'
+``/metrics`` (the per-stage split of a worker's CPU).
+
+``--preload N`` first puts N one-article stories into the state (not measured), so the run shows
+per-article cost with N stories held. ``--naive K`` runs the naive pipeline offline on the first K
+articles of the same stream: brute-force similarity against every story (no index), and sumy
+LexRank over the whole story on every update; its articles/s is compared with ours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import random
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from agents.demo import start_worker, stop_worker, wait_until_consuming  # noqa: E402
+from agents.feeds import make_consumer, make_producer  # noqa: E402
+from bench.kafka_env import broker, cpu_seconds, environment, peak_rss_mb  # noqa: E402
+from bench.synth import article_paragraphs, make_event, make_topic, title  # noqa: E402
+from stream.models import PreparedArticle  # noqa: E402
+
+START = datetime(2026, 10, 1, tzinfo=UTC)
+SECTIONS = ["world", "business", "sport", "politics", "science", "culture", "local", "tech"]
+CHROME = "Skip to main content\n\n{}\n\nSign up for our newsletter\n\nShare this article"
+WARMUP_SHARE = 0.1
+
+
+def live_stream(count: int, seed: int = 8, active_stories: int = 300) -> list[dict[str, object]]:
+    """Articles in publication order; event time advances 20 s an article."""
+    rng = random.Random(seed)
+    topics = [make_topic(rng) for _ in range(400)]
+    active: list[dict[str, object]] = []
+    out: list[dict[str, object]] = []
+    for i in range(count):
+        when = START + timedelta(seconds=20 * i)
+        if len(active) < active_stories or rng.random() < 0.2:
+            event = make_event(rng, rng.choice(topics), when, event_id=f"e{i}")
+            size = min(400, int(rng.paretovariate(1.1)))
+            active.append({"event": event, "left": size, "section": rng.choice(SECTIONS),
+                           "wire": None})
+        story = rng.choice(active)
+        event = story["event"]
+        wire = story["wire"]
+        roll = rng.random()
+        if wire is not None and roll < 0.12:
+            body = CHROME.format("\n\n".join(wire))  # a republished wire copy
+        elif wire is not None and roll < 0.2:
+            extra = article_paragraphs(rng, event, paragraphs=rng.randint(1, 2))
+            body = "\n\n".join([*wire, *extra])  # syndicated, with the outlet's own paragraphs
+        else:
+            paragraphs = article_paragraphs(rng, event)
+            if wire is None:
+                story["wire"] = paragraphs
+            body = "\n\n".join(paragraphs)
+        out.append({
+            "id": f"x{i}", "source": f"Outlet {rng.randrange(60)}", "title": title(rng, event),
+            "body": body, "published_at": when.isoformat(), "language": "en",
+            "section": story["section"],
+        })
+        story["left"] = int(story["left"]) - 1  # type: ignore[call-overload]
+        if int(story["left"]) <= 0:  # type: ignore[call-overload]
+            active.remove(story)
+    return out
+
+
+def preload_stream(count: int, seed: int = 9) -> list[dict[str, object]]:
+    """One article per event: ``count`` stories in state before the measured run."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(count):
+        event = make_event(rng, None, START, event_id=f"p{i}")
+        out.append({"id": f"p{i}", "source": "Outlet", "title": title(rng, event),
+                    "body": "\n\n".join(article_paragraphs(rng, event, paragraphs=3)),
+                    "published_at": START.isoformat(), "language": "en",
+                    "section": SECTIONS[i % len(SECTIONS)]})
+    return out
+
+
+@dataclass
+class Clock:
+    """Produce times by article id, and the first update time of each article."""
+
+    sent: dict[str, float] = field(default_factory=dict)
+    seen: dict[str, float] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def produce(bootstrap: str, topic: str, items: list[dict[str, object]], rate: float,
+            clock: Clock | None) -> float:
+    """Send ``items`` at ``rate`` per second (0: as fast as possible); returns elapsed seconds."""
+    producer = make_producer(bootstrap)
+    payloads = [(str(a["id"]), json.dumps(a).encode()) for a in items]
+    started = time.perf_counter()
+    try:
+        for n, (ident, payload) in enumerate(payloads):
+            if rate > 0:
+                due = started + n / rate
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+            if clock is not None:
+                clock.sent[ident] = time.time()
+            producer.send(topic, key=ident.encode(), value=payload)
+        producer.flush()
+    finally:
+        producer.close()
+    return time.perf_counter() - started
+
+
+def watch_updates(bootstrap: str, topic: str, clock: Clock, stop: threading.Event) -> None:
+    """Record, per article, the time of the first story version that includes it."""
+    consumer = make_consumer(bootstrap, topic, from_beginning=False)
+    try:
+        while not stop.is_set():
+            for records in consumer.poll(timeout_ms=200, max_records=2000).values():
+                for record in records:
+                    made = record.timestamp / 1000  # CreateTime: when the worker sent it
+                    update = json.loads(record.value)
+                    for ident in update["article_ids"]:
+                        if ident not in clock.seen:
+                            clock.seen[ident] = made
+    finally:
+        consumer.close()
+
+
+def agent_busy(port: int) -> dict[str, float]:
+    """Seconds each agent was busy, from a worker's /metrics."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", "/metrics")
+        text = connection.getresponse().read().decode()
+    except OSError:
+        return {}
+    finally:
+        connection.close()
+    busy = {}
+    for line in text.splitlines():
+        if line.startswith("storystream_agent_busy_seconds_total{"):
+            agent = line.split('agent="', 1)[1].split('"', 1)[0]
+            busy[agent] = float(line.rsplit(" ", 1)[1])
+    return busy
+
+
+@dataclass
+class RunResult:
+    workers: int
+    offered: float
+    sustained: float
+    p50: float
+    p95: float
+    p99: float
+    completed: int
+    produced: int
+    worker_cpu: list[float]
+    worker_rss: list[float]
+    broker_cpu: float | None
+    broker_rss: float | None
+    busy: dict[str, float]
+    seconds: float
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
+
+
+def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, seconds: float,
+        preload: int, debounce: float) -> RunResult:
+    count = int(rate * seconds) if rate > 0 else int(seconds * 600)
+    items = live_stream(count)
+    env, settings = environment(
+        bootstrap, STORYSTREAM_PARTITIONS="4", STORYSTREAM_PARTITION_BY="section",
+        STORYSTREAM_DEBOUNCE_SECONDS=str(debounce),
+    )
+    processes, ports = [], []
+    for _ in range(workers):
+        from agents.broker import free_port
+
+        port = free_port()
+        ports.append(port)
+        processes.append(start_worker(settings, {**env, "STORYSTREAM_WEB_PORT": str(port)}))
+    try:
+        assert wait_until_consuming(settings.bootstrap_servers, settings.app_id, timeout=180)
+        time.sleep(3 * workers)  # let rebalances settle before measuring
+        clock = Clock()
+        stop = threading.Event()
+        watcher = threading.Thread(
+            target=watch_updates, args=(bootstrap, settings.topics["updates"], clock, stop)
+        )
+        watcher.start()
+        if preload:
+            warm = preload_stream(preload)
+            produce(bootstrap, settings.topics["raw"], warm, 0, clock)
+            deadline = time.monotonic() + 900
+            while len(clock.seen) < preload and time.monotonic() < deadline:
+                time.sleep(1)
+        cpu0 = [cpu_seconds(p.pid) for p in processes]
+        broker_cpu0 = cpu_seconds(broker_pid) if broker_pid else None
+        busy0 = [agent_busy(port) for port in ports]
+        started = time.time()
+        produce(bootstrap, settings.topics["raw"], items, rate, clock)
+        ids = [str(a["id"]) for a in items]
+        deadline = time.monotonic() + max(120.0, seconds)
+        while time.monotonic() < deadline and sum(i in clock.seen for i in ids[-200:]) < 200:
+            time.sleep(0.5)
+        time.sleep(2)
+        elapsed = max(clock.seen.get(i, 0.0) for i in ids) - started
+        cpu = [cpu_seconds(p.pid) - c for p, c in zip(processes, cpu0, strict=True)]
+        broker_cpu = cpu_seconds(broker_pid) - broker_cpu0 if broker_pid and broker_cpu0 else None
+        busy: dict[str, float] = {}
+        for port, before in zip(ports, busy0, strict=True):
+            for agent, value in agent_busy(port).items():
+                busy[agent] = busy.get(agent, 0.0) + value - before.get(agent, 0.0)
+        stop.set()
+        watcher.join()
+    finally:
+        rss = [peak_rss_mb(p.pid) for p in processes]
+        for process in processes:
+            stop_worker(process)
+    measured = ids[int(len(ids) * WARMUP_SHARE):]
+    latencies = [clock.seen[i] - clock.sent[i] for i in measured if i in clock.seen]
+    completed = sum(1 for i in ids if i in clock.seen)
+    return RunResult(
+        workers=workers, offered=len(ids) / max(1e-9, (max(clock.sent[i] for i in ids) - started)),
+        sustained=completed / elapsed, p50=percentile(latencies, 0.5),
+        p95=percentile(latencies, 0.95), p99=percentile(latencies, 0.99), completed=completed,
+        produced=len(ids), worker_cpu=cpu, worker_rss=rss, broker_cpu=broker_cpu,
+        broker_rss=peak_rss_mb(broker_pid) if broker_pid else None, busy=busy, seconds=elapsed,
+    )
+
+
+def naive_rate(count: int) -> tuple[float, float]:
+    """(naive articles/s, ours articles/s) offline on the first ``count`` articles of the stream.
+
+    Naive: every article is compared with every story (TF-IDF centroids, brute force) and the
+    story it joins is re-summarised from scratch with sumy LexRank over all its sentences.
+    Ours: the same core the agents run (tracker step, story state, render), without Kafka.
+    """
+    from bench.cluster_eval import CentroidBaseline
+    from bench.summary_eval import baseline as lexrank_summary
+    from stream.features import analyse
+    from stream.prepare import parse_article
+    from stream.story import StoryState
+    from stream.summarize import SummaryConfig
+    from stream.tracker import StoryTracker
+
+    items = live_stream(count)
+    prepared = [parse_article(json.dumps(a).encode()) for a in items]
+    naive_clusters = CentroidBaseline(threshold=0.2)
+    members: dict[int, list[PreparedArticle]] = {}
+    started = time.perf_counter()
+    for article in prepared:
+        story = naive_clusters.place(analyse(article))
+        members.setdefault(story, []).append(article)
+        lexrank_summary(members[story], "lexrank")
+    naive = count / (time.perf_counter() - started)
+
+    tracker = StoryTracker()
+    states: dict[str, StoryState] = {}
+    config = SummaryConfig()
+    started = time.perf_counter()
+    for article in prepared:
+        placed = tracker.step(article)
+        state = states.setdefault(placed.story_id, StoryState(story_id=placed.story_id))
+        state.add(article, placed.dedup.of, placed.dedup.kind)
+        state.render(datetime.now(UTC), config)
+    ours = count / (time.perf_counter() - started)
+    return naive, ours
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--workers", default="1", help="comma-separated worker counts")
+    parser.add_argument("--rate", type=float, default=300, help="articles/s offered (0 = max)")
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--preload", type=int, default=1000)
+    parser.add_argument("--debounce", type=float, default=0.25)
+    parser.add_argument("--naive", type=int, default=0, help="articles for the naive baseline")
+    args = parser.parse_args()
+    results = []
+    with broker() as (bootstrap, broker_pid):
+        for workers in [int(w) for w in args.workers.split(",")]:
+            result = run(bootstrap, broker_pid, workers, args.rate, args.seconds, args.preload,
+                         args.debounce)
+            results.append(result)
+            print(f"done: {result}", file=sys.stderr, flush=True)
+    print(f"\nstream: {results[0].produced:,} articles offered at "
+          f"{'max' if args.rate <= 0 else f'{args.rate:g}/s'}, {args.preload:,} stories "
+          f"preloaded, debounce {args.debounce:g} s, 4 partitions by section, 2 cores shared")
+    print("\n| workers | offered art/s | sustained art/s | p50 s | p95 s | p99 s | completed | "
+          "worker CPU (cores) | worker peak RSS MB | broker CPU (cores) | broker peak RSS MB |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in results:
+        cores = " + ".join(f"{c / r.seconds:.2f}" for c in r.worker_cpu)
+        rss = " + ".join(f"{m:,.0f}" for m in r.worker_rss)
+        broker_cores = f"{r.broker_cpu / r.seconds:.2f}" if r.broker_cpu is not None else "-"
+        broker_rss = f"{r.broker_rss:,.0f}" if r.broker_rss is not None else "-"
+        print(f"| {r.workers} | {r.offered:,.0f} | {r.sustained:,.0f} | {r.p50:.2f} | "
+              f"{r.p95:.2f} | {r.p99:.2f} | {r.completed:,}/{r.produced:,} | {cores} | {rss} | "
+              f"{broker_cores} | {broker_rss} |")
+    print("\n| workers | stage | busy s | ms per article | share of worker CPU |")
+    print("| --- | --- | --- | --- | --- |")
+    for r in results:
+        total_cpu = sum(r.worker_cpu)
+        for agent in ("prepare", "cluster", "summarise", "alert"):
+            busy = r.busy.get(agent, 0.0)
+            print(f"| {r.workers} | {agent} | {busy:.1f} | {1000 * busy / r.produced:.2f} | "
+                  f"{busy / total_cpu:.0%} |")
+    if args.naive:
+        naive, ours = naive_rate(args.naive)
+        print(f"\n| pipeline, one core, no Kafka, first {args.naive:,} articles | articles/s |")
+        print("| --- | --- |")
+        print(f"| naive: brute-force similarity + sumy LexRank over the whole story | {naive:,.1f} |")
+        print(f"| storystream core (same stream) | {ours:,.1f} |")
+        print(f"| **ratio** | **{ours / naive:,.0f}x** |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""What the broker benchmarks share: a broker, a fresh service environment, process readings.
+
+Uses KAFKA_BOOTSTRAP_SERVERS if set, else starts a local broker (agents.broker) on free ports.
+Process figures come from /proc (no psutil here): CPU seconds (user + system) and peak RSS.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from agents.broker import LocalBroker, free_port
+from agents.settings import Settings
+from agents.topics import ensure_topics
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def broker() -> Iterator[tuple[str, int | None]]:
+    """(bootstrap servers, pid of our broker or None when it is not ours)."""
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if bootstrap:
+        yield bootstrap, None
+        return
+    local = LocalBroker(Path(tempfile.mkdtemp(prefix="storystream-kafka-")), port=free_port(),
+                        controller_port=free_port(), heap="768m")
+    bootstrap = local.start()
+    try:
+        yield bootstrap, local.running_pid()
+    finally:
+        local.stop()
+
+
+def environment(bootstrap: str, **extra: str) -> tuple[dict[str, str], Settings]:
+    """Environment for a fresh run of the service (own topics, app id, state dir), topics made."""
+    tag = uuid.uuid4().hex[:8]
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "STORYSTREAM_TOPIC_PREFIX": f"b{tag}.",
+        "STORYSTREAM_APP_ID": f"storystream-bench-{tag}", "STORYSTREAM_WEB_PORT": str(free_port()),
+        "STORYSTREAM_STATE_DIR": tempfile.mkdtemp(prefix="storystream-bench-"),
+        "STORYSTREAM_PARTITIONS": "1", **extra,
+    }
+    settings = Settings.for_environment(env)
+    ensure_topics(settings)
+    return env, settings
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process now, MB."""
+    return _status_mb(pid, "VmRSS:")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident memory of a process so far, MB."""
+    return _status_mb(pid, "VmHWM:")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def _status_mb(pid: int, key: str) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key):
+                return int(line.split()[1]) / 1024
+    except FileNotFoundError:
+        pass
+    return 0.0
