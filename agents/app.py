@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,6 +46,9 @@ log = logging.getLogger("storystream")
 
 EVICTION_SWEEP_EVERY = 2_000
 """Commands between sweeps of the story table for stories past their retention."""
+
+LIVE_STATES = 5_000
+"""Parsed story states kept between batches (the busiest stories: most recently used)."""
 
 
 def _json(model: Any) -> bytes:
@@ -222,6 +226,7 @@ def build_app(settings: Settings) -> faust.App:
                     await assignments.send(key=gone.encode(), value=_json(merge))
 
     story_sweeps = _Every(EVICTION_SWEEP_EVERY)
+    live_states = _StateCache(stories, LIVE_STATES)
     clock: dict[str, datetime] = {}
     retention = timedelta(days=settings.story_retention_days)
 
@@ -250,13 +255,7 @@ def build_app(settings: Settings) -> faust.App:
                     command = Assignment.model_validate_json(value)
                     state = touched.get(command.story_id)
                     if state is None:
-                        stored = stories.get(command.story_id)
-                        state = (
-                            StoryState.model_validate_json(stored)
-                            if stored
-                            else StoryState(story_id=command.story_id)
-                        )
-                        touched[command.story_id] = state
+                        state = touched[command.story_id] = live_states.take(command.story_id)
                     if command.kind == "merge" and command.into:
                         if state.article_ids and state.absorbed_into is None:
                             hand_over = Assignment(
@@ -290,7 +289,7 @@ def build_app(settings: Settings) -> faust.App:
                             # A redelivered input after a crash: re-send the version it produced
                             # (same version, same content), in case that send was lost.
                             outgoing.append((story_id, state.last_update))
-                    stories[story_id] = state.model_dump_json()
+                    live_states.put(story_id, state)
                 # Sweep by work done, not batches: a backlog batch holds hundreds of commands.
                 if story_sweeps.tick(len(batch)):
                     _evict_quiet_stories()
@@ -329,6 +328,38 @@ def build_app(settings: Settings) -> faust.App:
                         metrics.alerts.labels(rule=item.rule).inc()
 
     return app
+
+
+class _StateCache:
+    """The ``stories`` table with its busiest entries kept parsed between batches.
+
+    Parsing a story's state from its JSON on every batch and dumping it back cost more than
+    summarising it. The table (and its changelog) stays the truth: ``put`` writes the JSON and
+    keeps the object beside the exact text written; ``take`` reuses the object only while the
+    table still holds that text, so a rebalance or recovery that changed the entry is re-read.
+    ``take`` removes the entry, so a batch that fails half-way never leaves a mutated object.
+    """
+
+    def __init__(self, table: Any, size: int) -> None:
+        self.table = table
+        self.size = size
+        self._parsed: OrderedDict[str, tuple[str, StoryState]] = OrderedDict()
+
+    def take(self, story_id: str) -> StoryState:
+        stored = self.table.get(story_id)
+        cached = self._parsed.pop(story_id, None)
+        if stored and cached is not None and cached[0] == stored:
+            return cached[1]
+        if stored:
+            return StoryState.model_validate_json(stored)
+        return StoryState(story_id=story_id)
+
+    def put(self, story_id: str, state: StoryState) -> None:
+        text = state.model_dump_json()
+        self.table[story_id] = text
+        self._parsed[story_id] = (text, state)
+        if len(self._parsed) > self.size:
+            self._parsed.popitem(last=False)
 
 
 class _Every:

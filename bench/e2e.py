@@ -275,7 +275,7 @@ def naive_rate(count: int) -> tuple[float, float]:
     for article in prepared:
         story = naive_clusters.place(analyse(article))
         members.setdefault(story, []).append(article)
-        lexrank_summary(members[story], "lexrank")
+        lexrank_summary(members[story], "sumy-lexrank")
     naive = count / (time.perf_counter() - started)
 
     tracker = StoryTracker()

@@ -94,7 +94,7 @@ def quality(config: SummaryConfig) -> dict[str, dict[str, float]]:
         members = [articles[i] for i in story["articles"]]
         outputs = {
             "storystream": [s["text"] for s in summarize_records(members, config=config)["sentences"]],
-            "sumy LexRank": baseline(members, "lexrank"),
+            "sumy LexRank": baseline(members, "sumy-lexrank"),
             "sumy TextRank": baseline(members, "textrank"),
         }
         for system, texts in outputs.items():
@@ -108,7 +108,7 @@ def quality(config: SummaryConfig) -> dict[str, dict[str, float]]:
         patterns = json.loads((SEEDS / "expectations.json").read_text())["nuggets"]
         outputs = {
             "storystream": [s["text"] for s in summarize_records(seeds, config=config)["sentences"]],
-            "sumy LexRank": baseline(seeds, "lexrank"),
+            "sumy LexRank": baseline(seeds, "sumy-lexrank"),
             "sumy TextRank": baseline(seeds, "textrank"),
         }
         for system, texts in outputs.items():
@@ -159,7 +159,7 @@ def speed(sizes: list[int], naive_max: int, config: SummaryConfig) -> list[tuple
         naive = None
         if size <= naive_max:
             started = time.perf_counter()
-            baseline(story[:size], "lexrank")
+            baseline(story[:size], "sumy-lexrank")
             naive = time.perf_counter() - started
         rows.append((size, statistics.median(samples) * 1000, p95 * 1000, naive * 1000 if naive else None))
     return rows

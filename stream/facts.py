@@ -9,10 +9,13 @@ state and the cost of summarising it stay flat however many articles it gathers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import cached_property
 
+import numpy as np
 from pydantic import BaseModel, Field
+from scipy.sparse import csr_matrix
 
 from stream.models import PreparedArticle
 from stream.quality import is_summary_worthy, strip_dateline
@@ -20,6 +23,8 @@ from stream.text import terms
 
 SAME_FACT = 0.6
 """Term Jaccard at or above which two sentences state the same fact (measured on wire rewrites)."""
+CONTAINED = 0.9
+"""...or the share of the shorter sentence's terms found in the longer one."""
 
 
 class Fact(BaseModel):
@@ -33,18 +38,84 @@ class Fact(BaseModel):
     position: int = Field(description="Smallest sentence index at which an article carried it.")
     seq: int = Field(description="Arrival order in the pool; breaks ties deterministically.")
 
+    # cached_property, not PrivateAttr: after the first call it is a plain instance-dict read,
+    # where pydantic's private attributes go through a slow __getattr__ (measured: 11 % of a
+    # worker's time). Neither is serialised; both derive from the immutable text and terms.
+    @cached_property
+    def term_set(self) -> frozenset[str]:
+        """The fact's terms as a set, built once (every new sentence is compared with it)."""
+        return frozenset(self.terms)
+
+    @cached_property
+    def concepts(self) -> frozenset[str]:
+        """Bigrams of the fact's content-term stems, computed once (every version uses them)."""
+        ts = terms(self.text)
+        return frozenset(f"{a} {b}" for a, b in zip(ts, ts[1:], strict=False))
+
     @property
     def support(self) -> int:
         """How many distinct outlets carried this fact."""
         return len(self.sources)
 
 
-def same_fact(a: set[str], b: set[str]) -> bool:
+def same_fact(a: set[str] | frozenset[str], b: set[str] | frozenset[str]) -> bool:
     """Say whether two sentences' term sets state the same fact."""
     if not a or not b:
         return False
     shared = len(a & b)
-    return shared / len(a | b) >= SAME_FACT or shared / min(len(a), len(b)) >= 0.9
+    return shared / len(a | b) >= SAME_FACT or shared / min(len(a), len(b)) >= CONTAINED
+
+
+def _best_of(sentence_terms: set[str] | frozenset[str], facts: Sequence[Fact]) -> Fact | None:
+    """The fact among ``facts`` that the sentence restates with the highest Jaccard, if any."""
+    best: tuple[float, int] | None = None
+    for index, fact in enumerate(facts):
+        other = fact.term_set
+        if sentence_terms.isdisjoint(other) or not same_fact(sentence_terms, other):
+            continue
+        overlap = len(sentence_terms & other) / len(sentence_terms | other)
+        if best is None or overlap > best[0]:
+            best = (overlap, index)
+    return None if best is None else facts[best[1]]
+
+
+def _best_matches(sentences: Sequence[frozenset[str]], facts: Sequence[Fact]) -> list[int]:
+    """For each sentence, the index of the fact it restates (best Jaccard), or -1.
+
+    The same rule as :func:`same_fact`, computed for all pairs with one sparse product.
+    """
+    if not sentences or not facts:
+        return [-1] * len(sentences)
+    vocabulary: dict[str, int] = {}
+    fact_rows, fact_cols = [], []
+    for row, fact in enumerate(facts):
+        for term in fact.term_set:
+            fact_rows.append(row)
+            fact_cols.append(vocabulary.setdefault(term, len(vocabulary)))
+    sentence_rows, sentence_cols = [], []
+    for row, sentence in enumerate(sentences):
+        for term in sentence:
+            column = vocabulary.get(term)
+            if column is not None:
+                sentence_rows.append(row)
+                sentence_cols.append(column)
+    shape = len(vocabulary)
+    fact_matrix = csr_matrix(
+        (np.ones(len(fact_rows)), (fact_rows, fact_cols)), shape=(len(facts), shape)
+    )
+    sentence_matrix = csr_matrix(
+        (np.ones(len(sentence_rows)), (sentence_rows, sentence_cols)),
+        shape=(len(sentences), shape),
+    )
+    shared = (sentence_matrix @ fact_matrix.T).toarray()
+    sentence_sizes = np.array([len(s) for s in sentences], dtype=float)[:, None]
+    fact_sizes = np.array([len(f.term_set) for f in facts], dtype=float)[None, :]
+    jaccard = shared / (sentence_sizes + fact_sizes - shared)
+    contained = shared / np.minimum(sentence_sizes, fact_sizes)
+    same = (jaccard >= SAME_FACT) | (contained >= CONTAINED)
+    scored = np.where(same, jaccard, -1.0)
+    best = scored.argmax(axis=1)
+    return [int(b) if scored[i, b] >= 0 else -1 for i, b in enumerate(best)]
 
 
 class FactPool(BaseModel):
@@ -54,16 +125,9 @@ class FactPool(BaseModel):
     next_seq: int = 0
     max_facts: int = 150
 
-    def find(self, sentence_terms: set[str]) -> Fact | None:
+    def find(self, sentence_terms: set[str] | frozenset[str]) -> Fact | None:
         """Return the fact a sentence restates, if any (best term overlap wins)."""
-        best: tuple[float, int] | None = None
-        for index, fact in enumerate(self.facts):
-            other = set(fact.terms)
-            if same_fact(sentence_terms, other):
-                overlap = len(sentence_terms & other) / len(sentence_terms | other)
-                if best is None or overlap > best[0]:
-                    best = (overlap, index)
-        return None if best is None else self.facts[best[1]]
+        return _best_of(sentence_terms, self.facts)
 
     def add_article(self, article: PreparedArticle, *, copy_of: str | None = None) -> list[Fact]:
         """Fold an article's sentences into the pool; returns the facts that are new.
@@ -71,13 +135,20 @@ class FactPool(BaseModel):
         A copy (``copy_of`` set) only adds attribution to facts already in the pool: its text is
         someone else's, so it must not add candidates of its own.
         """
-        new: list[Fact] = []
+        candidates = []
         for position, raw in enumerate(article.sentences):
             text = strip_dateline(raw)
-            sentence_terms = set(terms(text))
-            if not sentence_terms:
-                continue
-            fact = self.find(sentence_terms)
+            sentence_terms = frozenset(terms(text))
+            if sentence_terms:
+                candidates.append((position, text, sentence_terms))
+        # Every sentence against every fact already here, at once (sparse overlap counts):
+        # the pool holds up to 150 facts and an article 20-40 sentences.
+        matches = _best_matches([c[2] for c in candidates], self.facts)
+        new: list[Fact] = []
+        for (position, text, sentence_terms), match in zip(candidates, matches, strict=True):
+            fact = self.facts[match] if match >= 0 else None
+            if fact is None and new:  # a restatement within this same article
+                fact = _best_of(sentence_terms, new)
             if fact is not None:
                 if article.id not in fact.article_ids:
                     fact.article_ids.append(article.id)
@@ -113,7 +184,7 @@ class FactPool(BaseModel):
     def absorb(self, other: FactPool) -> None:
         """Merge another story's pool into this one (when two stories merge)."""
         for fact in sorted(other.facts, key=lambda f: f.seq):
-            match = self.find(set(fact.terms))
+            match = self.find(fact.term_set)
             if match is None:
                 self.facts.append(fact.model_copy(update={"seq": self.next_seq}))
                 self.next_seq += 1

@@ -89,17 +89,14 @@ def score_facts(facts: Sequence[Fact], config: SummaryConfig) -> list[float]:
     return [float(x) for x in total]
 
 
-def concepts(text: str) -> set[str]:
-    """A sentence's concepts: bigrams of content-term stems (Gillick & Favre's unit of a fact)."""
-    ts = terms(text)
-    return {f"{a} {b}" for a, b in zip(ts, ts[1:], strict=False)}
-
-
 def concept_weights(facts: Sequence[Fact]) -> dict[str, int]:
-    """Weight of each concept: how many distinct outlets carried it anywhere in the story."""
+    """Weight of each concept: how many distinct outlets carried it anywhere in the story.
+
+    A concept is a bigram of content-term stems (Gillick & Favre's unit of a fact).
+    """
     outlets: dict[str, set[str]] = {}
     for fact in facts:
-        for concept in concepts(fact.text):
+        for concept in fact.concepts:
             outlets.setdefault(concept, set()).update(fact.sources)
     return {c: len(s) for c, s in outlets.items()}
 
@@ -123,7 +120,7 @@ def select(
     vectors = _tfidf([f.terms for f in pool])
     similarity = vectors @ vectors.T
     weights = concept_weights(facts)
-    fact_concepts = [concepts(f.text) for f in pool]
+    fact_concepts = [f.concepts for f in pool]
     top_concept = max((sum(weights[c] for c in cs) for cs in fact_concepts), default=0) or 1
     covered: set[str] = set()
     chosen: list[int] = []

@@ -4,13 +4,20 @@ sumy is untyped and its default tokenizer loads NLTK's punkt data at run time (a
 cannot make). Here it gets our own tokenizer and stemmer instead, and we read its per-sentence
 *ratings* rather than its top-N selection: its ``sentences_count`` argument may be a callable that
 receives every sentence with its rating, which is exactly the hook a multi-document layer needs.
+
+LexRank is sumy's, with its two quadratic pure-Python loops (document frequencies, and the
+sentence-by-sentence cosine matrix) replaced by numpy: same formulas, same threshold and power
+method, identical ratings (tested against sumy's own class), about 20x faster on the 40-fact
+pools we score on every story version.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 from sumy.models.dom import ObjectDocumentModel, Paragraph, Sentence
 from sumy.summarizers.lex_rank import LexRankSummarizer
 from sumy.summarizers.lsa import LsaSummarizer
@@ -19,8 +26,42 @@ from sumy.summarizers.text_rank import TextRankSummarizer
 
 from stream.text import STOP_WORDS, split_sentences, stem, words
 
+
+class VectorLexRank(LexRankSummarizer):  # type: ignore[misc]
+    """sumy's LexRank with its similarity matrix and idf computed by numpy."""
+
+    @staticmethod
+    def _compute_idf(sentences: list[list[str]]) -> dict[str, float]:
+        count = len(sentences)
+        frequency = Counter(term for sentence in sentences for term in set(sentence))
+        return {term: float(np.log(count / (1 + n))) for term, n in frequency.items()}
+
+    def _create_matrix(
+        self,
+        sentences: list[list[str]],
+        threshold: float,
+        tf_metrics: list[dict[str, float]],
+        idf_metrics: dict[str, float],
+    ) -> np.ndarray:
+        vocabulary = {term: i for i, term in enumerate(idf_metrics)}
+        weights = np.zeros((len(sentences), len(vocabulary)))
+        for row, tf in enumerate(tf_metrics):
+            for term, value in tf.items():
+                weights[row, vocabulary[term]] = value * idf_metrics[term]
+        dot = weights @ weights.T
+        norms = np.sqrt(np.einsum("ij,ij->i", weights, weights))
+        scale = np.outer(norms, norms)
+        cosine = np.divide(dot, scale, out=np.zeros_like(dot), where=scale > 0)
+        matrix = (cosine > threshold).astype(float)
+        degrees = matrix.sum(axis=1)
+        degrees[degrees == 0] = 1
+        normalised: np.ndarray = matrix / degrees[:, None]
+        return normalised
+
+
 SCORERS: dict[str, Callable[..., Any]] = {
-    "lexrank": LexRankSummarizer,
+    "lexrank": VectorLexRank,
+    "sumy-lexrank": LexRankSummarizer,  # sumy's own loops: the naive baselines use it
     "textrank": TextRankSummarizer,
     "lsa": LsaSummarizer,
     "luhn": LuhnSummarizer,

@@ -6,6 +6,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from stream.features import analyse
 from stream.models import DedupKind
 from stream.offline import cluster_records, read_articles, summarize_records
@@ -171,3 +173,33 @@ def test_evicted_stories_leave_no_index_entries_behind():
     )
     assert tracker.clusterer.stories == {} and tracker.clusterer._postings == {}
     assert tracker.drain_forgotten() == ["a"]
+
+
+def test_vectorised_lexrank_rates_exactly_like_sumys_own():
+    import random
+
+    from sumy.models.dom import ObjectDocumentModel, Paragraph, Sentence
+    from sumy.summarizers.lex_rank import LexRankSummarizer
+
+    from stream.sumy_scoring import _TOKENIZER, VectorLexRank
+    from stream.text import STOP_WORDS, stem
+
+    rng = random.Random(4)
+    vocabulary = "port strike union crane talks ships anchor minister harbour pay jobs".split()
+    texts = [
+        " ".join(rng.choice(vocabulary) for _ in range(rng.randint(3, 12))) + "." for _ in range(30)
+    ] + ["Port strike.", "Port strike."]
+    ratings = []
+    for factory in (LexRankSummarizer, VectorLexRank):
+        summarizer = factory(stem)
+        summarizer.stop_words = STOP_WORDS
+        document = ObjectDocumentModel([Paragraph([Sentence(t, _TOKENIZER) for t in texts])])
+        captured: dict[int, float] = {}
+        summarizer(
+            document,
+            lambda infos, captured=captured: [
+                captured.__setitem__(i.order, i.rating) or i for i in infos
+            ],
+        )
+        ratings.append([captured[i] for i in range(len(texts))])
+    assert ratings[0] == pytest.approx(ratings[1], abs=1e-12)
