@@ -79,41 +79,44 @@ def _best_of(sentence_terms: set[str] | frozenset[str], facts: Sequence[Fact]) -
     return None if best is None else facts[best[1]]
 
 
-def _best_matches(sentences: Sequence[frozenset[str]], facts: Sequence[Fact]) -> list[int]:
-    """For each sentence, the index of the fact it restates (best Jaccard), or -1.
-
-    The same rule as :func:`same_fact`, computed for all pairs with one sparse product.
-    """
-    if not sentences or not facts:
-        return [-1] * len(sentences)
+def _jaccard_if_same(
+    sentences: Sequence[frozenset[str]], others: Sequence[frozenset[str]]
+) -> np.ndarray:
+    """Pairwise term Jaccard where :func:`same_fact` holds, else -1 (one sparse product)."""
+    if not sentences or not others:
+        return np.full((len(sentences), len(others)), -1.0)
     vocabulary: dict[str, int] = {}
-    fact_rows, fact_cols = [], []
-    for row, fact in enumerate(facts):
-        for term in fact.term_set:
-            fact_rows.append(row)
-            fact_cols.append(vocabulary.setdefault(term, len(vocabulary)))
-    sentence_rows, sentence_cols = [], []
-    for row, sentence in enumerate(sentences):
-        for term in sentence:
+    other_rows, other_cols = [], []
+    for row, terms_ in enumerate(others):
+        for term in terms_:
+            other_rows.append(row)
+            other_cols.append(vocabulary.setdefault(term, len(vocabulary)))
+    rows, cols = [], []
+    for row, terms_ in enumerate(sentences):
+        for term in terms_:
             column = vocabulary.get(term)
             if column is not None:
-                sentence_rows.append(row)
-                sentence_cols.append(column)
-    shape = len(vocabulary)
-    fact_matrix = csr_matrix(
-        (np.ones(len(fact_rows)), (fact_rows, fact_cols)), shape=(len(facts), shape)
+                rows.append(row)
+                cols.append(column)
+    width = len(vocabulary)
+    other_matrix = csr_matrix(
+        (np.ones(len(other_rows)), (other_rows, other_cols)), shape=(len(others), width)
     )
-    sentence_matrix = csr_matrix(
-        (np.ones(len(sentence_rows)), (sentence_rows, sentence_cols)),
-        shape=(len(sentences), shape),
-    )
-    shared = (sentence_matrix @ fact_matrix.T).toarray()
-    sentence_sizes = np.array([len(s) for s in sentences], dtype=float)[:, None]
-    fact_sizes = np.array([len(f.term_set) for f in facts], dtype=float)[None, :]
-    jaccard = shared / (sentence_sizes + fact_sizes - shared)
-    contained = shared / np.minimum(sentence_sizes, fact_sizes)
-    same = (jaccard >= SAME_FACT) | (contained >= CONTAINED)
-    scored = np.where(same, jaccard, -1.0)
+    matrix = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(sentences), width))
+    shared = (matrix @ other_matrix.T).toarray()
+    sizes = np.array([len(s) for s in sentences], dtype=float)[:, None]
+    other_sizes = np.array([len(s) for s in others], dtype=float)[None, :]
+    jaccard = shared / (sizes + other_sizes - shared)
+    same = (jaccard >= SAME_FACT) | (shared / np.minimum(sizes, other_sizes) >= CONTAINED)
+    result: np.ndarray = np.where(same, jaccard, -1.0)
+    return result
+
+
+def _best_matches(sentences: Sequence[frozenset[str]], facts: Sequence[Fact]) -> list[int]:
+    """For each sentence, the index of the fact it restates (best Jaccard), or -1."""
+    if not sentences or not facts:
+        return [-1] * len(sentences)
+    scored = _jaccard_if_same(sentences, [f.term_set for f in facts])
     best = scored.argmax(axis=1)
     return [int(b) if scored[i, b] >= 0 else -1 for i, b in enumerate(best)]
 
@@ -124,6 +127,32 @@ class FactPool(BaseModel):
     facts: list[Fact] = Field(default_factory=list)
     next_seq: int = 0
     max_facts: int = 150
+
+    @cached_property
+    def concept_outlets(self) -> dict[str, set[str]]:
+        """Concept -> the outlets that carried it anywhere in the story.
+
+        Kept up to date by :meth:`add_article`, rebuilt after facts are dropped or merged;
+        not serialised.
+        """
+        outlets: dict[str, set[str]] = {}
+        for fact in self.facts:
+            for concept in fact.concepts:
+                outlets.setdefault(concept, set()).update(fact.sources)
+        return outlets
+
+    def concept_weights(self) -> dict[str, int]:
+        """Weight of each concept: how many distinct outlets carried it."""
+        return {c: len(s) for c, s in self.concept_outlets.items()}
+
+    def _credit(self, fact: Fact, source: str) -> None:
+        if "concept_outlets" in self.__dict__:
+            outlets = self.concept_outlets
+            for concept in fact.concepts:
+                outlets.setdefault(concept, set()).add(source)
+
+    def _forget_concepts(self) -> None:
+        self.__dict__.pop("concept_outlets", None)
 
     def find(self, sentence_terms: set[str] | frozenset[str]) -> Fact | None:
         """Return the fact a sentence restates, if any (best term overlap wins)."""
@@ -143,17 +172,26 @@ class FactPool(BaseModel):
                 candidates.append((position, text, sentence_terms))
         # Every sentence against every fact already here, at once (sparse overlap counts):
         # the pool holds up to 150 facts and an article 20-40 sentences.
-        matches = _best_matches([c[2] for c in candidates], self.facts)
+        sets = [c[2] for c in candidates]
+        matches = _best_matches(sets, self.facts)
+        # ...and against the article's own earlier sentences (a fact it restates itself).
+        inner = _jaccard_if_same(sets, sets)
         new: list[Fact] = []
-        for (position, text, sentence_terms), match in zip(candidates, matches, strict=True):
+        new_at: dict[int, Fact] = {}  # sentence index -> the new fact it became
+        for index, ((position, text, sentence_terms), match) in enumerate(
+            zip(candidates, matches, strict=True)
+        ):
             fact = self.facts[match] if match >= 0 else None
-            if fact is None and new:  # a restatement within this same article
-                fact = _best_of(sentence_terms, new)
+            if fact is None and new_at:
+                earlier = max(new_at, key=lambda i: (inner[index, i], -i))
+                if inner[index, earlier] >= 0:
+                    fact = new_at[earlier]
             if fact is not None:
                 if article.id not in fact.article_ids:
                     fact.article_ids.append(article.id)
                 if article.source not in fact.sources:
                     fact.sources.append(article.source)
+                    self._credit(fact, article.source)
                 fact.position = min(fact.position, position)
                 continue
             if copy_of is not None or not is_summary_worthy(text):
@@ -169,7 +207,9 @@ class FactPool(BaseModel):
             )
             self.next_seq += 1
             self.facts.append(fact)
+            self._credit(fact, article.source)
             new.append(fact)
+            new_at[index] = fact
         self._bound(keep={f.seq for f in new})
         return new
 
@@ -180,6 +220,7 @@ class FactPool(BaseModel):
         ranked = sorted(self.facts, key=lambda f: (f.seq in pinned, f.support, -f.position, -f.seq))
         drop = {f.seq for f in ranked[: len(self.facts) - self.max_facts]}
         self.facts = [f for f in self.facts if f.seq not in drop]
+        self._forget_concepts()
 
     def absorb(self, other: FactPool) -> None:
         """Merge another story's pool into this one (when two stories merge)."""
@@ -191,4 +232,5 @@ class FactPool(BaseModel):
                 continue
             match.article_ids.extend(a for a in fact.article_ids if a not in match.article_ids)
             match.sources.extend(s for s in fact.sources if s not in match.sources)
+        self._forget_concepts()
         self._bound()

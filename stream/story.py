@@ -109,7 +109,12 @@ class StoryState(BaseModel):
         """Produce the next version, or None when nothing a reader sees has changed."""
         config = config or SummaryConfig()
         if self.new_facts_since_render or not self.selected:
-            picked = select(self.pool.facts, config, previous=self.selected)
+            picked = select(
+                self.pool.facts,
+                config,
+                previous=self.selected,
+                weights=self.pool.concept_weights(),
+            )
         else:
             # No new fact: keep the summary exactly; only attributions and lists may grow.
             by_text = {f.text: f for f in self.pool.facts}

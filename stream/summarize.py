@@ -102,9 +102,16 @@ def concept_weights(facts: Sequence[Fact]) -> dict[str, int]:
 
 
 def select(
-    facts: Sequence[Fact], config: SummaryConfig, previous: Sequence[str] = ()
+    facts: Sequence[Fact],
+    config: SummaryConfig,
+    previous: Sequence[str] = (),
+    weights: dict[str, int] | None = None,
 ) -> list[Fact]:
-    """Choose the summary facts: MMR under the word budget, previous picks favoured, in order."""
+    """Choose the summary facts: MMR under the word budget, previous picks favoured, in order.
+
+    ``weights`` are the concept weights of ``facts`` when the caller keeps them up to date
+    (:meth:`FactPool.concept_weights`); otherwise they are computed here.
+    """
     if not facts:
         return []
     kept = set(previous)
@@ -119,7 +126,7 @@ def select(
     bonus = [1 + config.stability_bonus if f.text in kept else 1.0 for f in pool]
     vectors = _tfidf([f.terms for f in pool])
     similarity = vectors @ vectors.T
-    weights = concept_weights(facts)
+    weights = weights if weights is not None else concept_weights(facts)
     fact_concepts = [f.concepts for f in pool]
     top_concept = max((sum(weights[c] for c in cs) for cs in fact_concepts), default=0) or 1
     covered: set[str] = set()

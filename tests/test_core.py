@@ -203,3 +203,20 @@ def test_vectorised_lexrank_rates_exactly_like_sumys_own():
         )
         ratings.append([captured[i] for i in range(len(texts))])
     assert ratings[0] == pytest.approx(ratings[1], abs=1e-12)
+
+
+def test_pool_facts_keep_their_own_terms_and_concept_weights_stay_in_step():
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bench.summary_eval import sample_articles
+    from stream.story import StoryState
+    from stream.summarize import concept_weights
+    from stream.text import terms
+
+    state = StoryState(story_id="s")
+    for article in sample_articles().values():
+        state.add(article)
+        assert state.pool.concept_weights() == concept_weights(state.pool.facts)
+    for fact in state.pool.facts:
+        assert fact.term_set == frozenset(terms(fact.text))
