@@ -9,6 +9,7 @@ state and the cost of summarising it stay flat however many articles it gathers.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import cached_property
@@ -129,27 +130,34 @@ class FactPool(BaseModel):
     max_facts: int = 150
 
     @cached_property
-    def concept_outlets(self) -> dict[str, set[str]]:
-        """Concept -> the outlets that carried it anywhere in the story.
+    def concept_outlets(self) -> dict[str, Counter[str]]:
+        """Concept -> outlet -> how many facts of that outlet carry the concept.
 
-        Kept up to date by :meth:`add_article`, rebuilt after facts are dropped or merged;
-        not serialised.
+        Counts, not sets, so a dropped fact can be taken out exactly; kept up to date by
+        :meth:`add_article` and :meth:`_bound`, rebuilt after a merge; not serialised.
         """
-        outlets: dict[str, set[str]] = {}
+        outlets: dict[str, Counter[str]] = {}
         for fact in self.facts:
             for concept in fact.concepts:
-                outlets.setdefault(concept, set()).update(fact.sources)
+                outlets.setdefault(concept, Counter()).update(fact.sources)
         return outlets
 
     def concept_weights(self) -> dict[str, int]:
         """Weight of each concept: how many distinct outlets carried it."""
         return {c: len(s) for c, s in self.concept_outlets.items()}
 
-    def _credit(self, fact: Fact, source: str) -> None:
-        if "concept_outlets" in self.__dict__:
-            outlets = self.concept_outlets
-            for concept in fact.concepts:
-                outlets.setdefault(concept, set()).add(source)
+    def _credit(self, fact: Fact, sources: Iterable[str], sign: int = 1) -> None:
+        if "concept_outlets" not in self.__dict__:
+            return
+        outlets = self.concept_outlets
+        for concept in fact.concepts:
+            counts = outlets.setdefault(concept, Counter())
+            for source in sources:
+                counts[source] += sign
+                if counts[source] <= 0:
+                    del counts[source]
+            if not counts:
+                del outlets[concept]
 
     def _forget_concepts(self) -> None:
         self.__dict__.pop("concept_outlets", None)
@@ -191,7 +199,7 @@ class FactPool(BaseModel):
                     fact.article_ids.append(article.id)
                 if article.source not in fact.sources:
                     fact.sources.append(article.source)
-                    self._credit(fact, article.source)
+                    self._credit(fact, [article.source])
                 fact.position = min(fact.position, position)
                 continue
             if copy_of is not None or not is_summary_worthy(text):
@@ -207,7 +215,7 @@ class FactPool(BaseModel):
             )
             self.next_seq += 1
             self.facts.append(fact)
-            self._credit(fact, article.source)
+            self._credit(fact, [article.source])
             new.append(fact)
             new_at[index] = fact
         self._bound(keep={f.seq for f in new})
@@ -219,8 +227,10 @@ class FactPool(BaseModel):
         pinned = set(keep) | {f.seq for f in self.facts if f.text in set(protected)}
         ranked = sorted(self.facts, key=lambda f: (f.seq in pinned, f.support, -f.position, -f.seq))
         drop = {f.seq for f in ranked[: len(self.facts) - self.max_facts]}
+        for fact in self.facts:
+            if fact.seq in drop:
+                self._credit(fact, fact.sources, sign=-1)
         self.facts = [f for f in self.facts if f.seq not in drop]
-        self._forget_concepts()
 
     def absorb(self, other: FactPool) -> None:
         """Merge another story's pool into this one (when two stories merge)."""

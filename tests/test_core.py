@@ -215,8 +215,9 @@ def test_pool_facts_keep_their_own_terms_and_concept_weights_stay_in_step():
     from stream.text import terms
 
     state = StoryState(story_id="s")
-    for article in sample_articles().values():
-        state.add(article)
+    state.pool.max_facts = 12  # so facts are dropped along the way too
+    for item in sample_articles().values():
+        state.add(item)
         assert state.pool.concept_weights() == concept_weights(state.pool.facts)
     for fact in state.pool.facts:
         assert fact.term_set == frozenset(terms(fact.text))
