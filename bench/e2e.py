@@ -2,7 +2,8 @@
 
     python bench/e2e.py                                   # one worker, 300 articles/s, 60 s
     python bench/e2e.py --workers 1,2,4 --rate 0          # scale-out: offered as fast as possible
-    python bench/e2e.py --naive 2000                      # also the naive baseline on 2,000 articles
+    python bench/e2e.py --naive 400                       # also the naive baseline on 400 articles
+    python bench/e2e.py --core 1000,10000,100000          # core cost per article vs stories held
 
 A generator produces a live-like stream into ``articles.raw`` at a fixed rate: many concurrent
 stories with long-tailed sizes (Pareto; most stories one to five articles, a few hundreds),
@@ -291,6 +292,36 @@ def naive_rate(count: int) -> tuple[float, float]:
     return naive, ours
 
 
+def core_cost(stories: int, probes: int = 2000) -> float:
+    """Milliseconds per article of the whole core with ``stories`` stories already held.
+
+    The core is what a worker runs per article, without Kafka: parse and clean, dedup and
+    clustering (tracker step), the story's fact pool and a new version (render).
+    """
+    from stream.prepare import parse_article
+    from stream.story import StoryState
+    from stream.summarize import SummaryConfig
+    from stream.tracker import StoryTracker
+
+    tracker = StoryTracker()
+    states: dict[str, StoryState] = {}
+    for item in preload_stream(stories):
+        article = parse_article(json.dumps(item).encode())
+        placed = tracker.step(article)
+        states.setdefault(placed.story_id, StoryState(story_id=placed.story_id)).add(article)
+    payloads = [json.dumps(item).encode() for item in live_stream(probes)]
+    config = SummaryConfig()
+    now = datetime.now(UTC)
+    started = time.perf_counter()
+    for payload in payloads:
+        article = parse_article(payload)
+        placed = tracker.step(article)
+        state = states.setdefault(placed.story_id, StoryState(story_id=placed.story_id))
+        state.add(article, placed.dedup.of, placed.dedup.kind)
+        state.render(now, config)
+    return 1000 * (time.perf_counter() - started) / probes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workers", default="1", help="comma-separated worker counts")
@@ -299,7 +330,15 @@ def main() -> None:
     parser.add_argument("--preload", type=int, default=1000)
     parser.add_argument("--debounce", type=float, default=0.25)
     parser.add_argument("--naive", type=int, default=0, help="articles for the naive baseline")
+    parser.add_argument("--core", default="", help="stories held, e.g. 1000,100000: core cost only")
     args = parser.parse_args()
+    if args.core:
+        print("| stories held | core ms per article | core articles/s (one core) |")
+        print("| --- | --- | --- |")
+        for held in [int(n) for n in args.core.split(",")]:
+            cost = core_cost(held)
+            print(f"| {held:,} | {cost:.2f} | {1000 / cost:,.0f} |", flush=True)
+        return
     results = []
     with broker() as (bootstrap, broker_pid):
         for workers in [int(w) for w in args.workers.split(",")]:

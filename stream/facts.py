@@ -16,7 +16,6 @@ from functools import cached_property
 
 import numpy as np
 from pydantic import BaseModel, Field
-from scipy.sparse import csr_matrix
 
 from stream.models import PreparedArticle
 from stream.quality import is_summary_worthy, strip_dateline
@@ -99,12 +98,14 @@ def _jaccard_if_same(
             if column is not None:
                 rows.append(row)
                 cols.append(column)
+    # Dense one-hot rows: a pool has at most a few thousand distinct terms, and building
+    # scipy sparse matrices cost more than the product itself.
     width = len(vocabulary)
-    other_matrix = csr_matrix(
-        (np.ones(len(other_rows)), (other_rows, other_cols)), shape=(len(others), width)
-    )
-    matrix = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(sentences), width))
-    shared = (matrix @ other_matrix.T).toarray()
+    other_matrix = np.zeros((len(others), width), dtype=np.float32)
+    other_matrix[other_rows, other_cols] = 1.0
+    matrix = np.zeros((len(sentences), width), dtype=np.float32)
+    matrix[rows, cols] = 1.0
+    shared = (matrix @ other_matrix.T).astype(float)
     sizes = np.array([len(s) for s in sentences], dtype=float)[:, None]
     other_sizes = np.array([len(s) for s in others], dtype=float)[None, :]
     jaccard = shared / (sizes + other_sizes - shared)

@@ -129,26 +129,35 @@ def select(
     weights = weights if weights is not None else concept_weights(facts)
     fact_concepts = [f.concepts for f in pool]
     top_concept = max((sum(weights[c] for c in cs) for cs in fact_concepts), default=0) or 1
+    # Greedy MMR, vectorised: each fact's uncovered concept weight is kept up to date as
+    # concepts get covered, and its redundancy as the largest similarity to a chosen fact.
+    # Same arithmetic, order and tie-breaking (lowest index) as a loop over the candidates.
+    fresh = np.array([sum(weights[c] for c in cs) for cs in fact_concepts], dtype=np.int64)
+    holders: dict[str, list[int]] = {}
+    for i, cs in enumerate(fact_concepts):
+        for c in cs:
+            holders.setdefault(c, []).append(i)
+    static_v, bonus_v, lengths_v = np.array(static), np.array(bonus), np.array(lengths)
+    redundancy = np.zeros(len(pool))
+    available = np.ones(len(pool), dtype=bool)
     covered: set[str] = set()
     chosen: list[int] = []
     used = 0
-    remaining = set(range(len(pool)))
-    while remaining:
-
-        def gain(i: int, covered: set[str] = covered) -> float:
-            fresh = sum(weights[c] for c in fact_concepts[i] - covered) / top_concept
-            value = bonus[i] * (static[i] + config.concept_weight * fresh) / lengths[i]
-            penalty = max((float(similarity[i, j]) for j in chosen), default=0.0)
-            return float(config.mmr_lambda * value - (1 - config.mmr_lambda) * penalty)
-
-        best = max(sorted(remaining), key=gain)
-        remaining.discard(best)
+    while available.any():
+        value = bonus_v * (static_v + config.concept_weight * (fresh / top_concept)) / lengths_v
+        gains = config.mmr_lambda * value - (1 - config.mmr_lambda) * redundancy
+        best = int(np.argmax(np.where(available, gains, -np.inf)))
+        available[best] = False
         if any(similarity[best, j] >= config.redundancy for j in chosen):
             continue
         length = len(pool[best].text.split())
         if chosen and used + length > config.words:
             continue
         chosen.append(best)
+        redundancy = np.maximum(redundancy, similarity[:, best])
+        for c in fact_concepts[best] - covered:
+            for i in holders[c]:
+                fresh[i] -= weights[c]
         covered |= fact_concepts[best]
         used += length
         if used >= config.words:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,11 @@ from stream.text import STOP_WORDS, split_sentences, stem, words
 
 class VectorLexRank(LexRankSummarizer):  # type: ignore[misc]
     """sumy's LexRank with its similarity matrix and idf computed by numpy."""
+
+    def _to_words_set(self, sentence: Sentence) -> list[str]:
+        # sumy re-tokenises and re-stems every sentence on every call; a story's facts are
+        # rated again on every version, so the result is cached per sentence text.
+        return list(_lexrank_words(sentence._text, self))
 
     @staticmethod
     def _compute_idf(sentences: list[list[str]]) -> dict[str, float]:
@@ -85,7 +91,9 @@ class OfflineTokenizer:
 _TOKENIZER = OfflineTokenizer()
 
 
+@lru_cache(maxsize=16)
 def _summarizer(name: str) -> Any:
+    """One configured summarizer per scorer (setting sumy's stop words normalises them all)."""
     try:
         factory = SCORERS[name]
     except KeyError:
@@ -93,6 +101,12 @@ def _summarizer(name: str) -> Any:
     summarizer = factory(stem)
     summarizer.stop_words = STOP_WORDS
     return summarizer
+
+
+@lru_cache(maxsize=50_000)
+def _lexrank_words(text: str, summarizer: LexRankSummarizer) -> tuple[str, ...]:
+    """What sumy's LexRank ``_to_words_set`` gives for this text, computed its own way."""
+    return tuple(LexRankSummarizer._to_words_set(summarizer, Sentence(text, _TOKENIZER)))
 
 
 def sumy_scores(texts: Sequence[str], scorer: str = "lexrank") -> list[float]:

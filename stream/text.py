@@ -91,7 +91,14 @@ def stem(word: str) -> str:
 
 def terms(text: str) -> list[str]:
     """Content terms of a text: stems of words that are not stop words or single characters."""
-    return [stem(w) for w in words(text) if w not in STOP_WORDS and len(w) > 1]
+    return list(_terms(text))
+
+
+@lru_cache(maxsize=50_000)
+def _terms(text: str) -> tuple[str, ...]:
+    # Cached per sentence: one worker tokenises a sentence for dedup and clustering, then again
+    # for its story's fact pool and its concepts; the cache makes that once.
+    return tuple(stem(w) for w in words(text) if w not in STOP_WORDS and len(w) > 1)
 
 
 def entities(sentences: Iterable[str]) -> list[str]:
