@@ -120,7 +120,9 @@ def _best_matches(sentences: Sequence[frozenset[str]], facts: Sequence[Fact]) ->
         return [-1] * len(sentences)
     scored = _jaccard_if_same(sentences, [f.term_set for f in facts])
     best = scored.argmax(axis=1)
-    return [int(b) if scored[i, b] >= 0 else -1 for i, b in enumerate(best)]
+    found = scored[np.arange(len(sentences)), best] >= 0
+    matches: list[int] = np.where(found, best, -1).tolist()
+    return matches
 
 
 class FactPool(BaseModel):
@@ -152,7 +154,9 @@ class FactPool(BaseModel):
             return
         outlets = self.concept_outlets
         for concept in fact.concepts:
-            counts = outlets.setdefault(concept, Counter())
+            counts = outlets.get(concept)
+            if counts is None:
+                counts = outlets[concept] = Counter()
             for source in sources:
                 counts[source] += sign
                 if counts[source] <= 0:
@@ -214,6 +218,7 @@ class FactPool(BaseModel):
                 position=position,
                 seq=self.next_seq,
             )
+            fact.__dict__["term_set"] = sentence_terms  # known already: seed the cached property
             self.next_seq += 1
             self.facts.append(fact)
             self._credit(fact, [article.source])

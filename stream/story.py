@@ -113,7 +113,7 @@ class StoryState(BaseModel):
                 self.pool.facts,
                 config,
                 previous=self.selected,
-                weights=self.pool.concept_weights(),
+                outlets=self.pool.concept_outlets,
             )
         else:
             # No new fact: keep the summary exactly; only attributions and lists may grow.

@@ -15,7 +15,7 @@ sumy rates sentences; this layer adds what multi-document news needs and sumy la
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence, Sized
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,12 +105,12 @@ def select(
     facts: Sequence[Fact],
     config: SummaryConfig,
     previous: Sequence[str] = (),
-    weights: dict[str, int] | None = None,
+    outlets: Mapping[str, Sized] | None = None,
 ) -> list[Fact]:
     """Choose the summary facts: MMR under the word budget, previous picks favoured, in order.
 
-    ``weights`` are the concept weights of ``facts`` when the caller keeps them up to date
-    (:meth:`FactPool.concept_weights`); otherwise they are computed here.
+    ``outlets`` maps each concept of ``facts`` to the outlets carrying it, when the caller keeps
+    that up to date (:attr:`FactPool.concept_outlets`); otherwise weights are computed here.
     """
     if not facts:
         return []
@@ -126,7 +126,10 @@ def select(
     bonus = [1 + config.stability_bonus if f.text in kept else 1.0 for f in pool]
     vectors = _tfidf([f.terms for f in pool])
     similarity = vectors @ vectors.T
-    weights = weights if weights is not None else concept_weights(facts)
+    if outlets is None:
+        weights = concept_weights(facts)
+    else:  # only the scored facts' concepts are ever looked up
+        weights = {c: len(outlets[c]) for f in pool for c in f.concepts}
     fact_concepts = [f.concepts for f in pool]
     top_concept = max((sum(weights[c] for c in cs) for cs in fact_concepts), default=0) or 1
     # Greedy MMR, vectorised: each fact's uncovered concept weight is kept up to date as
