@@ -88,22 +88,20 @@ def build_app(settings: Settings) -> faust.App:
         value_type=str,
         partitions=settings.partitions,
     )
-    stories = app.Table(
-        "stories",
-        default=None,
-        key_type=str,
-        value_type=str,
-        partitions=settings.partitions,
-        use_partitioner=True,
-    )
-    alert_states = app.Table(
-        "alert-state",
-        default=None,
-        key_type=str,
-        value_type=str,
-        partitions=settings.partitions,
-        use_partitioner=True,
-    )
+
+    def story_table(name: str) -> Any:
+        """A table keyed by story id, partitioned like the topic its agent reads."""
+        return app.Table(
+            name,
+            default=None,
+            key_type=str,
+            value_type=str,
+            partitions=settings.partitions,
+            use_partitioner=True,
+        )
+
+    stories = story_table("stories")
+    alert_states = story_table("alert-state")
     trackers: dict[str, StoryTracker] = {}
     summary_config = SummaryConfig(words=settings.summary_words)
     rules = AlertRules(

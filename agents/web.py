@@ -129,27 +129,28 @@ def register_web(
                 return _bad_request(error)
             return _json(view.page(query).model_dump_json())
 
+    def resolve(story_id: str, suffix: str = "") -> str:
+        """The id a story lives under now; 404 if unknown, 301 if merged into another."""
+        found = view.resolve(story_id)
+        if found is None:
+            raise aioweb.HTTPNotFound(
+                text=json.dumps({"error": f"no story {story_id}"}), content_type="application/json"
+            )
+        if found != story_id:
+            raise aioweb.HTTPMovedPermanently(f"/stories/{found}{suffix}")
+        return found
+
     @app.page("/stories/{story_id}")
     class Story(View):
         async def get(self, request: Request, story_id: str) -> Response:
-            found = view.resolve(story_id)
-            if found is None:
-                return _json({"error": f"no story {story_id}"}, status=404)
-            if found != story_id:
-                raise aioweb.HTTPMovedPermanently(f"/stories/{found}")
-            update = view.latest(found)
+            update = view.latest(resolve(story_id))
             assert update is not None
             return _json(update.model_dump_json())
 
     @app.page("/stories/{story_id}/history")
     class History(View):
         async def get(self, request: Request, story_id: str) -> Response:
-            found = view.resolve(story_id)
-            if found is None:
-                return _json({"error": f"no story {story_id}"}, status=404)
-            if found != story_id:
-                raise aioweb.HTTPMovedPermanently(f"/stories/{found}/history")
-            history = view.history(found)
+            history = view.history(resolve(story_id, "/history"))
             assert history is not None
             return _json(history.model_dump_json())
 
