@@ -309,3 +309,32 @@ def test_dashboard_shows_stories_and_live_updates_without_reload(service, tmp_pa
             )
     finally:
         driver.quit()
+
+
+def test_any_worker_answers_for_every_story(run_env):
+    """Two workers share the partitions; each one's API serves all stories and histories."""
+    from agents.broker import free_port
+    from agents.demo import start_worker, stop_worker
+
+    with running_worker(run_env) as settings:
+        second_env = {**run_env, "STORYSTREAM_WEB_PORT": str(free_port())}
+        second = start_worker(settings, second_env)
+        try:
+            send(settings, feed_messages(str(SAMPLE)))
+            collect_updates(
+                settings,
+                lambda s: sum(len(u.article_ids) for u in s.values()) >= ARTICLES_IN_SAMPLE,
+            )
+            apis = [Api(settings.web_port), Api(int(second_env["STORYSTREAM_WEB_PORT"]))]
+            for api in apis:
+                _wait_for(lambda api=api: api.get("/stories")[2]["total"] == 4, "view incomplete")
+            listings = [
+                {i["story_id"]: i["version"] for i in api.get("/stories")[2]["items"]}
+                for api in apis
+            ]
+            assert listings[0] == listings[1]
+            for story_id in listings[0]:
+                first, second_answer = (api.get(f"/stories/{story_id}/history") for api in apis)
+                assert first[0] == second_answer[0] == 200 and first[2] == second_answer[2]
+        finally:
+            stop_worker(second)
