@@ -82,30 +82,30 @@ def _best_of(sentence_terms: set[str] | frozenset[str], facts: Sequence[Fact]) -
 def _jaccard_if_same(
     sentences: Sequence[frozenset[str]], others: Sequence[frozenset[str]]
 ) -> np.ndarray:
-    """Pairwise term Jaccard where :func:`same_fact` holds, else -1 (one sparse product)."""
+    """Pairwise term Jaccard where :func:`same_fact` holds, else -1 (one matrix product)."""
     if not sentences or not others:
         return np.full((len(sentences), len(others)), -1.0)
+    # Only terms the sentences have can be shared: the vocabulary is theirs (a few hundred
+    # terms), so the one-hot rows stay small and the product cheap (a pool has thousands).
     vocabulary: dict[str, int] = {}
-    other_rows, other_cols = [], []
-    for row, terms_ in enumerate(others):
-        for term in terms_:
-            other_rows.append(row)
-            other_cols.append(vocabulary.setdefault(term, len(vocabulary)))
     rows, cols = [], []
     for row, terms_ in enumerate(sentences):
         for term in terms_:
+            rows.append(row)
+            cols.append(vocabulary.setdefault(term, len(vocabulary)))
+    other_rows, other_cols = [], []
+    for row, terms_ in enumerate(others):
+        for term in terms_:
             column = vocabulary.get(term)
             if column is not None:
-                rows.append(row)
-                cols.append(column)
-    # Dense one-hot rows: a pool has at most a few thousand distinct terms, and building
-    # scipy sparse matrices cost more than the product itself.
+                other_rows.append(row)
+                other_cols.append(column)
     width = len(vocabulary)
-    other_matrix = np.zeros((len(others), width), dtype=np.float32)
-    other_matrix[other_rows, other_cols] = 1.0
-    matrix = np.zeros((len(sentences), width), dtype=np.float32)
+    matrix = np.zeros((len(sentences), width))
     matrix[rows, cols] = 1.0
-    shared = (matrix @ other_matrix.T).astype(float)
+    other_matrix = np.zeros((len(others), width))
+    other_matrix[other_rows, other_cols] = 1.0
+    shared = matrix @ other_matrix.T
     sizes = np.array([len(s) for s in sentences], dtype=float)[:, None]
     other_sizes = np.array([len(s) for s in others], dtype=float)[None, :]
     jaccard = shared / (sizes + other_sizes - shared)
