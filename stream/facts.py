@@ -49,13 +49,16 @@ class Fact(BaseModel):
     @cached_property
     def concepts(self) -> frozenset[str]:
         """Bigrams of the fact's content-term stems, computed once (every version uses them)."""
-        ts = terms(self.text)
-        return frozenset(f"{a} {b}" for a, b in zip(ts, ts[1:], strict=False))
+        return _bigrams(terms(self.text))
 
     @property
     def support(self) -> int:
         """How many distinct outlets carried this fact."""
         return len(self.sources)
+
+
+def _bigrams(ordered_terms: Sequence[str]) -> frozenset[str]:
+    return frozenset(f"{a} {b}" for a, b in zip(ordered_terms, ordered_terms[1:], strict=False))
 
 
 def same_fact(a: set[str] | frozenset[str], b: set[str] | frozenset[str]) -> bool:
@@ -218,7 +221,10 @@ class FactPool(BaseModel):
                 position=position,
                 seq=self.next_seq,
             )
-            fact.__dict__["term_set"] = sentence_terms  # known already: seed the cached property
+            # Known already (and the terms of ``text`` are cached): seed both cached properties
+            # here, where every new fact passes, rather than through cached_property's lock.
+            fact.__dict__["term_set"] = sentence_terms
+            fact.__dict__["concepts"] = _bigrams(terms(text))
             self.next_seq += 1
             self.facts.append(fact)
             self._credit(fact, [article.source])
