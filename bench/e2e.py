@@ -106,7 +106,6 @@ class Clock:
 
     sent: dict[str, float] = field(default_factory=dict)
     seen: dict[str, float] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def produce(bootstrap: str, topic: str, items: list[dict[str, object]], rate: float,
