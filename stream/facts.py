@@ -69,19 +69,6 @@ def same_fact(a: set[str] | frozenset[str], b: set[str] | frozenset[str]) -> boo
     return shared / len(a | b) >= SAME_FACT or shared / min(len(a), len(b)) >= CONTAINED
 
 
-def _best_of(sentence_terms: set[str] | frozenset[str], facts: Sequence[Fact]) -> Fact | None:
-    """The fact among ``facts`` that the sentence restates with the highest Jaccard, if any."""
-    best: tuple[float, int] | None = None
-    for index, fact in enumerate(facts):
-        other = fact.term_set
-        if sentence_terms.isdisjoint(other) or not same_fact(sentence_terms, other):
-            continue
-        overlap = len(sentence_terms & other) / len(sentence_terms | other)
-        if best is None or overlap > best[0]:
-            best = (overlap, index)
-    return None if best is None else facts[best[1]]
-
-
 def _jaccard_if_same(
     sentences: Sequence[frozenset[str]], others: Sequence[frozenset[str]]
 ) -> np.ndarray:
@@ -172,7 +159,8 @@ class FactPool(BaseModel):
 
     def find(self, sentence_terms: set[str] | frozenset[str]) -> Fact | None:
         """Return the fact a sentence restates, if any (best term overlap wins)."""
-        return _best_of(sentence_terms, self.facts)
+        match = _best_matches([frozenset(sentence_terms)], self.facts)[0]
+        return self.facts[match] if match >= 0 else None
 
     def add_article(self, article: PreparedArticle, *, copy_of: str | None = None) -> list[Fact]:
         """Fold an article's sentences into the pool; returns the facts that are new.
