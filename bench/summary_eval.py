@@ -113,6 +113,9 @@ def quality(config: SummaryConfig) -> dict[str, dict[str, float]]:
         }
         for system, texts in outputs.items():
             record(system, "seed nuggets", nuggets(texts, patterns))
+            r1, r2 = rouge(texts, REFS["seed"]["reference"])
+            record(system, "seed R1", r1)
+            record(system, "seed R2", r2)
     update = REFS["update"]
     seen = [articles[i] for i in update["seen"]]
     new = [articles[i] for i in update["new"]]
@@ -188,17 +191,19 @@ def stability(config: SummaryConfig) -> tuple[int, int]:
 
 
 def sweep() -> None:
-    print("| sumy | support | lead | concept | length | R1 | R2 | nuggets | seed nuggets |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    """The grid around the defaults; the defaults sit inside a block of equal results, not on a peak."""
+    print("| support | lead | concept | length | reference words | R1 | R2 | nuggets | seed R1 | seed R2 | seed nuggets |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     base = SummaryConfig()
-    for sumy_w, support, lead, concept, length in itertools.product(
-        [0.0, 1.0], [0.3, 0.6], [0.35, 1.0], [0.5, 1.0, 2.0], [0.5, 1.0]
+    for support, lead, concept, length, reference in itertools.product(
+        [0.3, 1.0, 1.3], [0.25, 0.35, 1.0], [2.0, 4.0, 5.0], [0.5, 0.75, 0.85], [15, 18, 21]
     ):
-        config = replace(base, sumy_weight=sumy_w, support_weight=support, lead_weight=lead,
-                         concept_weight=concept, length_penalty=length)
+        config = replace(base, support_weight=support, lead_weight=lead, concept_weight=concept,
+                         length_penalty=length, reference_words=reference)
         q = quality(config)["storystream"]
-        print(f"| {sumy_w} | {support} | {lead} | {concept} | {length} | {q['R1']:.3f} | {q['R2']:.3f} | "
-              f"{q['nuggets']:.3f} | {q.get('seed nuggets', 0):.0f} |")
+        print(f"| {support} | {lead} | {concept} | {length} | {reference} | {q['R1']:.3f} | {q['R2']:.3f} | "
+              f"{q['nuggets']:.3f} | {q.get('seed R1', 0):.3f} | {q.get('seed R2', 0):.3f} | "
+              f"{q.get('seed nuggets', 0):.0f} |")
 
 
 def main() -> None:
@@ -211,11 +216,13 @@ def main() -> None:
         return
     config = SummaryConfig()
     results = quality(config)
-    print("| system | ROUGE-1 F | ROUGE-2 F | nuggets (sample) | seed nuggets (of 8) | repeated sentences |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| system | ROUGE-1 F | ROUGE-2 F | nuggets (sample) | seed ROUGE-1 | seed ROUGE-2 | seed nuggets (of 8) "
+          "| repeated sentences |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    nan = float("nan")
     for system, m in results.items():
-        print(f"| {system} | {m['R1']:.3f} | {m['R2']:.3f} | {m['nuggets']:.2f} | "
-              f"{m.get('seed nuggets', float('nan')):.0f} | {m['repeats']:.0f} |")
+        print(f"| {system} | {m['R1']:.3f} | {m['R2']:.3f} | {m['nuggets']:.2f} | {m.get('seed R1', nan):.3f} | "
+              f"{m.get('seed R2', nan):.3f} | {m.get('seed nuggets', nan):.0f} | {m['repeats']:.0f} |")
     m = results["storystream"]
     print(f"\nupdate summary (--seen): ROUGE-1 {m['update R1']:.3f}, ROUGE-2 {m['update R2']:.3f}, "
           f"nuggets {m['update nuggets']:.2f}")

@@ -46,10 +46,15 @@ class Fact(BaseModel):
         """The fact's terms as a set, built once (every new sentence is compared with it)."""
         return frozenset(self.terms)
 
-    @cached_property
+    @property
     def concepts(self) -> frozenset[str]:
-        """Bigrams of the fact's content-term stems, computed once (every version uses them)."""
-        return _bigrams(terms(self.text))
+        """The units of information the summary tries to cover: the fact's content-term stems.
+
+        Unigrams, not Gillick & Favre's bigrams: a story has five to fifty articles, too few for
+        bigrams to recur across outlets (measured: the seed story's summary covered 4 of its 8
+        nuggets with bigrams, 6 with unigrams; ``bench/summary_eval.py``).
+        """
+        return self.term_set
 
     @property
     def support(self) -> int:
@@ -57,8 +62,14 @@ class Fact(BaseModel):
         return len(self.sources)
 
 
-def _bigrams(ordered_terms: Sequence[str]) -> frozenset[str]:
-    return frozenset(f"{a} {b}" for a, b in zip(ordered_terms, ordered_terms[1:], strict=False))
+def concept_weight(outlets: int) -> int:
+    """A concept's worth to a summary: the outlets beyond the first that carried it.
+
+    What one outlet alone says is that outlet's detail; what several report is the story
+    (Gillick & Favre's document-frequency weights). Measured against plain outlet counts, this
+    took the seed story from 4 to 6 of its 8 nuggets with no loss on the sample stories.
+    """
+    return max(0, outlets - 1)
 
 
 def same_fact(a: set[str] | frozenset[str], b: set[str] | frozenset[str]) -> bool:
@@ -136,8 +147,8 @@ class FactPool(BaseModel):
         return outlets
 
     def concept_weights(self) -> dict[str, int]:
-        """Weight of each concept: how many distinct outlets carried it."""
-        return {c: len(s) for c, s in self.concept_outlets.items()}
+        """Weight of each concept: how many outlets beyond the first carried it."""
+        return {c: concept_weight(len(s)) for c, s in self.concept_outlets.items()}
 
     def _credit(self, fact: Fact, sources: Iterable[str], sign: int = 1) -> None:
         if "concept_outlets" not in self.__dict__:
@@ -209,10 +220,9 @@ class FactPool(BaseModel):
                 position=position,
                 seq=self.next_seq,
             )
-            # Known already (and the terms of ``text`` are cached): seed both cached properties
-            # here, where every new fact passes, rather than through cached_property's lock.
+            # Known already: seed the cached property here, where every new fact passes,
+            # rather than through cached_property's lock.
             fact.__dict__["term_set"] = sentence_terms
-            fact.__dict__["concepts"] = _bigrams(terms(text))
             self.next_seq += 1
             self.facts.append(fact)
             self._credit(fact, [article.source])

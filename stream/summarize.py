@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stream.facts import Fact, same_fact
+from stream.facts import Fact, concept_weight, same_fact
 from stream.sumy_scoring import sumy_scores
 from stream.text import terms
 
@@ -38,10 +38,10 @@ class SummaryConfig:
     scorer: str = "lexrank"
     pool: int = 40
     sumy_weight: float = 1.0
-    support_weight: float = 0.3
-    lead_weight: float = 1.0
-    concept_weight: float = 2.0
-    length_penalty: float = 0.5
+    support_weight: float = 1.3
+    lead_weight: float = 0.35
+    concept_weight: float = 5.0
+    length_penalty: float = 0.75
     reference_words: int = 18
     redundancy: float = 0.45
     mmr_lambda: float = 0.75
@@ -90,15 +90,12 @@ def score_facts(facts: Sequence[Fact], config: SummaryConfig) -> list[float]:
 
 
 def concept_weights(facts: Sequence[Fact]) -> dict[str, int]:
-    """Weight of each concept: how many distinct outlets carried it anywhere in the story.
-
-    A concept is a bigram of content-term stems (Gillick & Favre's unit of a fact).
-    """
+    """Weight of each concept (see :func:`stream.facts.concept_weight`) over ``facts``."""
     outlets: dict[str, set[str]] = {}
     for fact in facts:
         for concept in fact.concepts:
             outlets.setdefault(concept, set()).update(fact.sources)
-    return {c: len(s) for c, s in outlets.items()}
+    return {c: concept_weight(len(s)) for c, s in outlets.items()}
 
 
 def select(
@@ -129,7 +126,7 @@ def select(
     if outlets is None:
         weights = concept_weights(facts)
     else:  # only the scored facts' concepts are ever looked up
-        weights = {c: len(outlets[c]) for f in pool for c in f.concepts}
+        weights = {c: concept_weight(len(outlets[c])) for f in pool for c in f.concepts}
     fact_concepts = [f.concepts for f in pool]
     top_concept = max((sum(weights[c] for c in cs) for cs in fact_concepts), default=0) or 1
     # Greedy MMR, vectorised: each fact's uncovered concept weight is kept up to date as
