@@ -51,25 +51,30 @@ class Fact(BaseModel):
         """The units of information the summary tries to cover: the fact's content-term stems.
 
         Unigrams, not Gillick & Favre's bigrams: a story has five to fifty articles, too few for
-        bigrams to recur across outlets (measured: the seed story's summary covered 4 of its 8
+        bigrams to recur across articles (measured: the seed story's summary covered 4 of its 8
         nuggets with bigrams, 6 with unigrams; ``bench/summary_eval.py``).
         """
         return self.term_set
 
     @property
     def support(self) -> int:
-        """How many distinct outlets carried this fact."""
-        return len(self.sources)
+        """How many articles carried this fact (copies included).
+
+        Articles, not outlets: the same on real multi-outlet stories (measured), and it still
+        works when a feed leaves every article the same outlet name (the seed story with one
+        shared source name: 3 of 8 nuggets counting outlets, 6 counting articles).
+        """
+        return len(self.article_ids)
 
 
-def concept_weight(outlets: int) -> int:
-    """A concept's worth to a summary: the outlets beyond the first that carried it.
+def concept_weight(articles: int) -> int:
+    """A concept's worth to a summary: the articles beyond the first that carried it.
 
-    What one outlet alone says is that outlet's detail; what several report is the story
-    (Gillick & Favre's document-frequency weights). Measured against plain outlet counts, this
-    took the seed story from 4 to 6 of its 8 nuggets with no loss on the sample stories.
+    What one article alone says is its detail; what several report is the story (Gillick &
+    Favre's document-frequency weights). Measured against plain counts, this took the seed
+    story from 4 to 6 of its 8 nuggets with no loss on the sample stories.
     """
-    return max(0, outlets - 1)
+    return max(0, articles - 1)
 
 
 def same_fact(a: set[str] | frozenset[str], b: set[str] | frozenset[str]) -> bool:
@@ -134,39 +139,39 @@ class FactPool(BaseModel):
     max_facts: int = 150
 
     @cached_property
-    def concept_outlets(self) -> dict[str, Counter[str]]:
-        """Concept -> outlet -> how many facts of that outlet carry the concept.
+    def concept_articles(self) -> dict[str, Counter[str]]:
+        """Concept -> article id -> how many facts of that article carry the concept.
 
         Counts, not sets, so a dropped fact can be taken out exactly; kept up to date by
         :meth:`add_article` and :meth:`_bound`, rebuilt after a merge; not serialised.
         """
-        outlets: dict[str, Counter[str]] = {}
+        carriers: dict[str, Counter[str]] = {}
         for fact in self.facts:
             for concept in fact.concepts:
-                outlets.setdefault(concept, Counter()).update(fact.sources)
-        return outlets
+                carriers.setdefault(concept, Counter()).update(fact.article_ids)
+        return carriers
 
     def concept_weights(self) -> dict[str, int]:
-        """Weight of each concept: how many outlets beyond the first carried it."""
-        return {c: concept_weight(len(s)) for c, s in self.concept_outlets.items()}
+        """Weight of each concept: how many articles beyond the first carried it."""
+        return {c: concept_weight(len(s)) for c, s in self.concept_articles.items()}
 
-    def _credit(self, fact: Fact, sources: Iterable[str], sign: int = 1) -> None:
-        if "concept_outlets" not in self.__dict__:
+    def _credit(self, fact: Fact, article_ids: Iterable[str], sign: int = 1) -> None:
+        if "concept_articles" not in self.__dict__:
             return
-        outlets = self.concept_outlets
+        carriers = self.concept_articles
         for concept in fact.concepts:
-            counts = outlets.get(concept)
+            counts = carriers.get(concept)
             if counts is None:
-                counts = outlets[concept] = Counter()
-            for source in sources:
-                counts[source] += sign
-                if counts[source] <= 0:
-                    del counts[source]
+                counts = carriers[concept] = Counter()
+            for article_id in article_ids:
+                counts[article_id] += sign
+                if counts[article_id] <= 0:
+                    del counts[article_id]
             if not counts:
-                del outlets[concept]
+                del carriers[concept]
 
     def _forget_concepts(self) -> None:
-        self.__dict__.pop("concept_outlets", None)
+        self.__dict__.pop("concept_articles", None)
 
     def find(self, sentence_terms: set[str] | frozenset[str]) -> Fact | None:
         """Return the fact a sentence restates, if any (best term overlap wins)."""
@@ -204,9 +209,9 @@ class FactPool(BaseModel):
             if fact is not None:
                 if article.id not in fact.article_ids:
                     fact.article_ids.append(article.id)
+                    self._credit(fact, [article.id])
                 if article.source not in fact.sources:
                     fact.sources.append(article.source)
-                    self._credit(fact, [article.source])
                 fact.position = min(fact.position, position)
                 continue
             if copy_of is not None or not is_summary_worthy(text):
@@ -225,7 +230,7 @@ class FactPool(BaseModel):
             fact.__dict__["term_set"] = sentence_terms
             self.next_seq += 1
             self.facts.append(fact)
-            self._credit(fact, [article.source])
+            self._credit(fact, [article.id])
             new.append(fact)
             new_at[index] = fact
         self._bound(keep={f.seq for f in new})
@@ -239,7 +244,7 @@ class FactPool(BaseModel):
         drop = {f.seq for f in ranked[: len(self.facts) - self.max_facts]}
         for fact in self.facts:
             if fact.seq in drop:
-                self._credit(fact, fact.sources, sign=-1)
+                self._credit(fact, fact.article_ids, sign=-1)
         self.facts = [f for f in self.facts if f.seq not in drop]
 
     def absorb(self, other: FactPool) -> None:

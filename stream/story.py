@@ -113,7 +113,7 @@ class StoryState(BaseModel):
                 self.pool.facts,
                 config,
                 previous=self.selected,
-                outlets=self.pool.concept_outlets,
+                carriers=self.pool.concept_articles,
             )
         else:
             # No new fact: keep the summary exactly; only attributions and lists may grow.

@@ -3,7 +3,7 @@
 sumy rates sentences; this layer adds what multi-document news needs and sumy lacks:
 
 - scoring over *facts* (see :mod:`stream.facts`), so a quote carried by five outlets is one
-  candidate whose support (number of outlets) raises its score instead of five repeats;
+  candidate whose support (number of articles) raises its score instead of five repeats;
 - a bounded scoring pool: the ``pool`` best facts by support and position are rated by sumy, so
   cost does not grow with the story (sumy's LexRank is quadratic in pure Python);
 - MMR selection under a word budget with a hard redundancy cap;
@@ -29,7 +29,7 @@ from stream.text import terms
 class SummaryConfig:
     """Summary knobs (defaults measured by ``bench/summary_eval.py --sweep``).
 
-    A candidate's value is a weighted sum of: its sumy rating, how many outlets carried it, how
+    A candidate's value is a weighted sum of: its sumy rating, how many articles carried it, how
     early it came in its article, and the weight of concepts it adds that the summary lacks;
     divided by its length relative to ``reference_words`` to the power ``length_penalty``.
     """
@@ -72,14 +72,14 @@ def _normalise(values: Sequence[float]) -> np.ndarray:
 
 
 def prior(fact: Fact, config: SummaryConfig) -> float:
-    """Cheap score before sumy: outlets that carried the fact, and how early it came."""
+    """Cheap score before sumy: articles that carried the fact, and how early it came."""
     return config.support_weight * math.log2(1 + fact.support) + config.lead_weight / (
         1 + fact.position
     )
 
 
 def score_facts(facts: Sequence[Fact], config: SummaryConfig) -> list[float]:
-    """Static value of each fact: sumy's rating, outlet support and lead position (normalised)."""
+    """Static value of each fact: sumy's rating, article support and lead position (normalised)."""
     rated = (
         _normalise(sumy_scores([f.text for f in facts], config.scorer)) if config.sumy_weight else 0
     )
@@ -91,23 +91,23 @@ def score_facts(facts: Sequence[Fact], config: SummaryConfig) -> list[float]:
 
 def concept_weights(facts: Sequence[Fact]) -> dict[str, int]:
     """Weight of each concept (see :func:`stream.facts.concept_weight`) over ``facts``."""
-    outlets: dict[str, set[str]] = {}
+    carriers: dict[str, set[str]] = {}
     for fact in facts:
         for concept in fact.concepts:
-            outlets.setdefault(concept, set()).update(fact.sources)
-    return {c: concept_weight(len(s)) for c, s in outlets.items()}
+            carriers.setdefault(concept, set()).update(fact.article_ids)
+    return {c: concept_weight(len(s)) for c, s in carriers.items()}
 
 
 def select(
     facts: Sequence[Fact],
     config: SummaryConfig,
     previous: Sequence[str] = (),
-    outlets: Mapping[str, Sized] | None = None,
+    carriers: Mapping[str, Sized] | None = None,
 ) -> list[Fact]:
     """Choose the summary facts: MMR under the word budget, previous picks favoured, in order.
 
-    ``outlets`` maps each concept of ``facts`` to the outlets carrying it, when the caller keeps
-    that up to date (:attr:`FactPool.concept_outlets`); otherwise weights are computed here.
+    ``carriers`` maps each concept of ``facts`` to the articles carrying it, when the caller keeps
+    that up to date (:attr:`FactPool.concept_articles`); otherwise weights are computed here.
     """
     if not facts:
         return []
@@ -123,10 +123,10 @@ def select(
     bonus = [1 + config.stability_bonus if f.text in kept else 1.0 for f in pool]
     vectors = _tfidf([f.terms for f in pool])
     similarity = vectors @ vectors.T
-    if outlets is None:
+    if carriers is None:
         weights = concept_weights(facts)
     else:  # only the scored facts' concepts are ever looked up
-        weights = {c: concept_weight(len(outlets[c])) for f in pool for c in f.concepts}
+        weights = {c: concept_weight(len(carriers[c])) for f in pool for c in f.concepts}
     fact_concepts = [f.concepts for f in pool]
     top_concept = max((sum(weights[c] for c in cs) for cs in fact_concepts), default=0) or 1
     # Greedy MMR, vectorised: each fact's uncovered concept weight is kept up to date as
