@@ -116,14 +116,26 @@ def quality(config: SummaryConfig) -> dict[str, dict[str, float]]:
             r1, r2 = rouge(texts, REFS["seed"]["reference"])
             record(system, "seed R1", r1)
             record(system, "seed R2", r2)
+    # Update summaries: a reader has read ``seen``; the baseline is sumy over the new articles.
     update = REFS["update"]
-    seen = [articles[i] for i in update["seen"]]
-    new = [articles[i] for i in update["new"]]
-    texts = [s["text"] for s in summarize_records(new, seen=seen, config=config)["sentences"]]
-    r1, r2 = rouge(texts, update["reference"])
-    record("storystream", "update R1", r1)
-    record("storystream", "update R2", r2)
-    record("storystream", "update nuggets", nuggets(texts, update["nuggets"]) / len(update["nuggets"]))
+    cases = [([articles[i] for i in update["seen"]], [articles[i] for i in update["new"]],
+              update["reference"], update["nuggets"])]
+    if seeds:  # the seed story split by file order: the first articles read, the rest new
+        split = REFS["seed"]["update_seen"]
+        cases.append((seeds[:split], seeds[split:], REFS["seed"]["update_reference"], None))
+    for seen, new, reference, patterns_ in cases:
+        prefix = "update" if patterns_ is not None else "seed update"
+        outputs = {
+            "storystream": [s["text"] for s in summarize_records(new, seen=seen, config=config)["sentences"]],
+            "sumy LexRank": baseline(new, "sumy-lexrank"),
+            "sumy TextRank": baseline(new, "textrank"),
+        }
+        for system, texts in outputs.items():
+            r1, r2 = rouge(texts, reference)
+            record(system, f"{prefix} R1", r1)
+            record(system, f"{prefix} R2", r2)
+            if patterns_ is not None:
+                record(system, f"{prefix} nuggets", nuggets(texts, patterns_) / len(patterns_))
     return {s: {k: statistics.mean(v) for k, v in m.items()} for s, m in systems.items()}
 
 
@@ -223,9 +235,11 @@ def main() -> None:
     for system, m in results.items():
         print(f"| {system} | {m['R1']:.3f} | {m['R2']:.3f} | {m['nuggets']:.2f} | {m.get('seed R1', nan):.3f} | "
               f"{m.get('seed R2', nan):.3f} | {m.get('seed nuggets', nan):.0f} | {m['repeats']:.0f} |")
-    m = results["storystream"]
-    print(f"\nupdate summary (--seen): ROUGE-1 {m['update R1']:.3f}, ROUGE-2 {m['update R2']:.3f}, "
-          f"nuggets {m['update nuggets']:.2f}")
+    print("\n| update summary (--seen) | sample ROUGE-1 | sample ROUGE-2 | sample nuggets | seed ROUGE-1 | seed ROUGE-2 |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for system, m in results.items():
+        print(f"| {system} | {m['update R1']:.3f} | {m['update R2']:.3f} | {m['update nuggets']:.2f} | "
+              f"{m.get('seed update R1', nan):.3f} | {m.get('seed update R2', nan):.3f} |")
     print("\n| articles in story | update p50 ms | update p95 ms | naive LexRank ms | speed-up (naive / p95) |")
     print("| --- | --- | --- | --- | --- |")
     for size, p50, p95, naive in speed([10, 100, 500], args.naive_max, config):

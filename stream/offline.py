@@ -98,7 +98,9 @@ def summarize_records(
         old_texts = {f.text for f in old.pool.facts}
         fresh = [f for f in everything.pool.facts if f.text not in old_texts]
         pool = FactPool(facts=novel_facts(fresh, old.pool.facts))
-        picked = select(pool.facts, config)
+        # What the reader has read is covered already: the update is worth what it adds.
+        known = {c for f in old.pool.facts for c in f.concepts}
+        picked = select(pool.facts, config, known=known)
         titles = [a.title for a in articles]
     else:
         state = _story_of(articles)

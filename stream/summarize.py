@@ -89,13 +89,13 @@ def score_facts(facts: Sequence[Fact], config: SummaryConfig) -> list[float]:
     return [float(x) for x in total]
 
 
-def concept_weights(facts: Sequence[Fact]) -> dict[str, int]:
+def concept_weights(facts: Sequence[Fact], *, update: bool = False) -> dict[str, int]:
     """Weight of each concept (see :func:`stream.facts.concept_weight`) over ``facts``."""
     carriers: dict[str, set[str]] = {}
     for fact in facts:
         for concept in fact.concepts:
             carriers.setdefault(concept, set()).update(fact.article_ids)
-    return {c: concept_weight(len(s)) for c, s in carriers.items()}
+    return {c: concept_weight(len(s), update=update) for c, s in carriers.items()}
 
 
 def select(
@@ -103,11 +103,14 @@ def select(
     config: SummaryConfig,
     previous: Sequence[str] = (),
     carriers: Mapping[str, Sized] | None = None,
+    known: frozenset[str] | set[str] | None = None,
 ) -> list[Fact]:
     """Choose the summary facts: MMR under the word budget, previous picks favoured, in order.
 
     ``carriers`` maps each concept of ``facts`` to the articles carrying it, when the caller keeps
     that up to date (:attr:`FactPool.concept_articles`); otherwise weights are computed here.
+    With ``known``, the concepts a reader already has, this is an update summary: those
+    concepts count as covered, and the rest are weighted for an update (see ``concept_weight``).
     """
     if not facts:
         return []
@@ -123,16 +126,22 @@ def select(
     bonus = [1 + config.stability_bonus if f.text in kept else 1.0 for f in pool]
     vectors = _tfidf([f.terms for f in pool])
     similarity = vectors @ vectors.T
+    update = known is not None
     if carriers is None:
-        weights = concept_weights(facts)
+        weights = concept_weights(facts, update=update)
     else:  # only the scored facts' concepts are ever looked up
-        weights = {c: concept_weight(len(carriers[c])) for f in pool for c in f.concepts}
+        weights = {
+            c: concept_weight(len(carriers[c]), update=update) for f in pool for c in f.concepts
+        }
     fact_concepts = [f.concepts for f in pool]
-    top_concept = max((sum(weights[c] for c in cs) for cs in fact_concepts), default=0) or 1
     # Greedy MMR, vectorised: each fact's uncovered concept weight is kept up to date as
     # concepts get covered, and its redundancy as the largest similarity to a chosen fact.
     # Same arithmetic, order and tie-breaking (lowest index) as a loop over the candidates.
-    fresh = np.array([sum(weights[c] for c in cs) for cs in fact_concepts], dtype=np.int64)
+    covered: set[str] = set(known or ())
+    fresh = np.array(
+        [sum(weights[c] for c in cs - covered) for cs in fact_concepts], dtype=np.int64
+    )
+    top_concept = int(fresh.max(initial=0)) or 1
     holders: dict[str, list[int]] = {}
     for i, cs in enumerate(fact_concepts):
         for c in cs:
@@ -140,7 +149,6 @@ def select(
     static_v, bonus_v, lengths_v = np.array(static), np.array(bonus), np.array(lengths)
     redundancy = np.zeros(len(pool))
     available = np.ones(len(pool), dtype=bool)
-    covered: set[str] = set()
     chosen: list[int] = []
     used = 0
     while available.any():

@@ -160,6 +160,21 @@ def test_seed_summary_covers_nuggets_without_boilerplate(seeds_dir, expectations
     json.dumps(summary)
 
 
+def test_seed_update_summary_tells_a_returning_reader_what_is_new(seeds_dir):
+    from agents.feeds import feed_messages
+
+    lines = [value for _, value in feed_messages(str(seeds_dir))]
+    articles = [a for a in read_articles(lines) if not hasattr(a, "reason")]
+    seen, new = articles[:3], articles[3:]
+    update = summarize_records(new, seen=seen, words=100)
+    read = {s["text"] for s in summarize_records(seen, words=100)["sentences"]}
+    texts = [s["text"] for s in update["sentences"]]
+    assert texts and not read & set(texts)
+    assert all(set(s["article_ids"]) <= {a.id for a in new} for s in update["sentences"])
+    # New in the last two articles: Ankara summoning the ambassador, the Patriot batteries.
+    assert any("ambassador" in t or "Patriot" in t for t in texts), texts
+
+
 def test_features_are_computed_once_per_article():
     f = analyse(article("a", "\n\n".join(QUAKE), title="Quake"))
     assert f.title_terms and f.sentence_terms and f.content_hash
