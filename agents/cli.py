@@ -66,10 +66,8 @@ def topics() -> None:
 @cli.command()
 def worker() -> None:
     """Run the faust worker (prepare, cluster, summarise agents) until stopped."""
-    import faust
-
     from agents.app import build_app
-    from agents.logs import setup_logging
+    from agents.logs import faust_worker_class, setup_logging
     from agents.topics import ensure_topics
 
     settings = _settings()
@@ -77,7 +75,8 @@ def worker() -> None:
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     ensure_topics(settings)
     app = build_app(settings)
-    faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
+    worker_class = faust_worker_class()
+    worker_class(app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
 
 
 @cli.command()

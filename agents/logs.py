@@ -33,3 +33,21 @@ def setup_logging(level: str = "WARNING") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+
+
+def faust_worker_class() -> type:
+    """Faust's Worker, keeping this module's logging instead of installing its own.
+
+    faust's Worker replaces the root handlers with a coloured text one and, unless the level is
+    below WARNING, adds a terminal spinner handler and lowers the root logger to DEBUG, so every
+    ``logger.debug`` in faust and aiokafka's send path builds a record (measured: 4 % of a loaded
+    worker's CPU) and our JSON lines are gone. This subclass puts both back.
+    """
+    import faust
+
+    class Worker(faust.Worker):
+        def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+            self.spinner = None
+            setup_logging(logging.getLevelName(level) if level else "WARNING")
+
+    return Worker

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, OffsetSpec, TopicPartition
 from pydantic import ValidationError
 
 from agents.settings import Settings
@@ -120,8 +120,13 @@ class UpdatesFeed:
                         consumer.position(tp) >= offset for tp, offset in target.items()
                     )
                 if time.monotonic() >= next_lag_check:
-                    self._measure_lag(consumer, admin, partitions)
                     next_lag_check = time.monotonic() + LAG_EVERY_SECONDS
+                    try:
+                        self._measure_lag(consumer, admin, partitions)
+                    except Exception as error:  # a failed check must not restart the feed
+                        # (a restart re-reads the whole updates topic): report and go on.
+                        self.status.error = f"lag check: {type(error).__name__}: {error}"
+                        log.warning("updates feed: %s", self.status.error)
         finally:
             consumer.close()
             admin.close()
@@ -140,7 +145,11 @@ class UpdatesFeed:
         group = self.settings.app_id
         committed = admin.list_group_offsets({group: None}).get(group, {})
         inputs = [tp for tp in committed if tp.topic in self.lag_topics]
-        ends = consumer.end_offsets(inputs + own) if inputs or own else {}
+        # End offsets from the admin client: the consumer only holds metadata for the topic it
+        # reads, and kafka-python's ``end_offsets`` fails (KeyError) on the agents' topics.
+        wanted = {tp: OffsetSpec.LATEST for tp in [*inputs, *own]}
+        listed = admin.list_partition_offsets(wanted) if wanted else {}
+        ends = {tp: found.offset for tp, found in listed.items()}
         lag: dict[str, int] = dict.fromkeys(self.lag_topics, 0)
         for tp in inputs:
             lag[tp.topic] += max(0, ends.get(tp, 0) - max(committed[tp].offset, 0))

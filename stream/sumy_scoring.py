@@ -13,6 +13,7 @@ pools we score on every story version.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from functools import lru_cache
@@ -63,6 +64,21 @@ class VectorLexRank(LexRankSummarizer):  # type: ignore[misc]
         degrees[degrees == 0] = 1
         normalised: np.ndarray = matrix / degrees[:, None]
         return normalised
+
+    def ratings(self, texts: Sequence[str]) -> list[float]:
+        """LexRank ratings (sumy's) of ``texts``: its ``__call__`` minus the document model.
+
+        The same steps as ``LexRankSummarizer.__call__`` (sumy's tf, our idf and matrix, sumy's
+        power method), without building sumy ``Sentence`` objects and sorting them into a
+        top-N that we would throw away: that wrapping cost as much as the rating (profiled).
+        """
+        sentences_words = [list(_lexrank_words(text, self)) for text in texts]
+        if not sentences_words:
+            return []
+        tf_metrics = self._compute_tf(sentences_words)
+        idf_metrics = self._compute_idf(sentences_words)
+        matrix = self._create_matrix(sentences_words, self.threshold, tf_metrics, idf_metrics)
+        return [float(x) for x in self.power_method(matrix, self.epsilon)]
 
 
 SCORERS: dict[str, Callable[..., Any]] = {
@@ -118,6 +134,18 @@ def sumy_scores(texts: Sequence[str], scorer: str = "lexrank") -> list[float]:
     """
     if not texts:
         return []
+    summarizer = _summarizer(scorer)
+    if isinstance(summarizer, VectorLexRank):
+        rated = summarizer.ratings(texts)
+    else:
+        rated = _ratings_through_document(summarizer, texts)
+    # A pool where no two sentences are similar leaves sumy's power method dividing by zero:
+    # NaN ratings would poison every score they are added to, so they count as no rating.
+    return [0.0 if math.isnan(x) else x for x in rated]
+
+
+def _ratings_through_document(summarizer: Any, texts: Sequence[str]) -> list[float]:
+    """Ratings from any sumy summarizer, read through its top-N hook."""
     sentences = [Sentence(text, _TOKENIZER) for text in texts]
     document = ObjectDocumentModel([Paragraph(sentences)])
     ratings: dict[int, float] = {}
@@ -127,7 +155,7 @@ def sumy_scores(texts: Sequence[str], scorer: str = "lexrank") -> list[float]:
             ratings[info.order] = float(info.rating)
         return infos
 
-    _summarizer(scorer)(document, capture)
+    summarizer(document, capture)
     return [ratings.get(i, 0.0) for i in range(len(texts))]
 
 

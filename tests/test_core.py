@@ -221,6 +221,10 @@ def test_vectorised_lexrank_rates_exactly_like_sumys_own():
         )
         ratings.append([captured[i] for i in range(len(texts))])
     assert ratings[0] == pytest.approx(ratings[1], abs=1e-12)
+    # ...and the direct path the summaries use (no sumy document, no top-N sort).
+    direct = VectorLexRank(stem)
+    direct.stop_words = STOP_WORDS
+    assert direct.ratings(texts) == pytest.approx(ratings[0], abs=1e-12)
 
 
 def test_pool_facts_keep_their_own_terms_and_concept_weights_stay_in_step():

@@ -192,3 +192,27 @@ def test_breaking_uses_when_each_outlet_joined_not_when_the_version_was_made():
     )
     fired = evaluate(AlertState(story_id="s"), burst, RULES, T0)
     assert [a.rule for a in fired] == ["breaking"] and "within 25 min" in fired[0].reason
+
+
+def test_the_faust_worker_keeps_our_json_logs_and_level():
+    import logging
+    import sys
+
+    import faust
+
+    from agents.logs import JsonFormatter, faust_worker_class
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        app = faust.App("storystream-logging-test", broker="kafka://localhost:1")
+        worker = faust_worker_class()(app, loglevel="warning", quiet=True)
+        worker._setup_logging()  # what execute_from_commandline runs first
+        # faust would lower the root logger to DEBUG for its spinner and use coloured text.
+        assert root.level == logging.WARNING
+        assert not logging.getLogger("faust.topics").isEnabledFor(logging.DEBUG)
+        expected = logging.Formatter if sys.stderr.isatty() else JsonFormatter
+        assert [type(h.formatter) for h in root.handlers] == [expected]
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
