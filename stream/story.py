@@ -22,6 +22,9 @@ from stream.models import (
 )
 from stream.summarize import SummaryConfig, choose_headline, select
 
+MAX_TITLES = 60
+"""Distinct titles a story keeps for choosing its headline (the latest ones)."""
+
 
 class StoryState(BaseModel):
     """Everything needed to produce the next version of one story."""
@@ -55,7 +58,7 @@ class StoryState(BaseModel):
         if article.source not in self.sources:
             self.sources.append(article.source)
         if article.title:
-            self.titles.append(article.title)
+            self._note_title(article.title)
         if copy_of and kind == DedupKind.DUPLICATE:
             self.duplicates[article.id] = copy_of
         elif copy_of and kind == DedupKind.SYNDICATED:
@@ -70,6 +73,18 @@ class StoryState(BaseModel):
         self.first_seen = min(self.first_seen or when, when)
         self.last_event = max(self.last_event or when, when)
         return True
+
+    def _note_title(self, title: str) -> None:
+        """Keep the story's distinct titles, the latest ``MAX_TITLES`` of them.
+
+        The headline is chosen by centrality among them, quadratic in their number: a story of
+        thousands of articles must not carry (and compare) thousands of titles.
+        """
+        if title in self.titles:
+            return
+        self.titles.append(title)
+        if len(self.titles) > MAX_TITLES:
+            del self.titles[0]
 
     def apply(self, assignment: Assignment) -> bool:
         """Apply an ``article`` or ``absorb`` command; returns whether anything changed."""
@@ -92,7 +107,8 @@ class StoryState(BaseModel):
         for source, when in other.source_times.items():
             known = self.source_times.get(source)
             self.source_times[source] = when if known is None else min(known, when)
-        self.titles.extend(other.titles)
+        for title in other.titles:
+            self._note_title(title)
         self.duplicates.update(other.duplicates)
         self.syndicated.update(other.syndicated)
         self.pool.absorb(other.pool)

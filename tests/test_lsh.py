@@ -45,3 +45,20 @@ def test_removed_articles_are_not_returned_and_are_dropped_on_rebuild():
     assert index.query(_sig(1995)) == {"a1995"}
     assert len(index._names) < 2000  # slots were renumbered: bookkeeping follows the live index
     assert int((index._table_slots >= 0).sum()) < 64 * 1100
+
+
+def test_candidates_are_screened_by_estimated_jaccard_across_rebuilds():
+    index = BandIndex(bands=64, rows=2, initial_buckets=4)
+    base = _sig(1)
+    close, loose = base.copy(), _sig(2)
+    close[::4] = 0  # three quarters of the values equal
+    loose[:2] = base[:2]  # one shared band: a chance collision, 2 of 128 values equal
+    index.insert("close", close)
+    index.insert("loose", loose)
+    for i in range(600):  # grow (and rebuild) the table: rows must follow their slots
+        index.insert(f"x{i}", _sig(100 + i))
+        if i % 3 == 0:
+            index.remove(f"x{i}")
+    assert index.query(base) == {"close", "loose"}
+    assert index.query(base, min_similarity=0.05) == {"close"}
+    assert index.query(base, min_similarity=0.8) == set()
