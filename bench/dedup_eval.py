@@ -2,6 +2,7 @@
 
     python bench/dedup_eval.py                       # quality on 300 originals, cost at 10k and 100k
     python bench/dedup_eval.py --sizes 10000,100000,1000000
+    python bench/dedup_eval.py --phases 10000,100000,1000000   # where an article's time goes
 
 Quality: originals come from bench/synth.py; variants are derived programmatically. Copy variants
 must be flagged as copies *of their original*; the negatives (another outlet's article on the same
@@ -11,6 +12,8 @@ the default thresholds.
 
 Cost: the index is pre-filled with N articles on unrelated events, then 1,000 new articles are
 classified and added; articles/s and microseconds per article, with the peak memory of the index.
+``--phases`` grows one index through the sizes and splits each article's time: deriving its
+shingles and MinHash, classifying it (band lookup, candidate screening, alignment), storing it.
 """
 
 from __future__ import annotations
@@ -110,16 +113,8 @@ def speed(sizes: list[int], probes: int = 1000, seed: int = 11) -> list[tuple[in
     rows = []
     for size in sizes:
         index = DedupIndex()
-        made = 0
-        while made < size:
-            # Unrelated background articles (each its own event), added without timing.
-            event = make_event(rng)
-            try:
-                f = features(f"b{made}", "Background", article_paragraphs(rng, event, paragraphs=4))
-            except Rejected:
-                continue
-            index.add(f)
-            made += 1
+        for made in range(size):  # unrelated background articles, added without timing
+            index.add(background(rng, f"b{made}"))
         started = time.perf_counter()
         for f in probe_features:
             index.observe(f)
@@ -127,6 +122,41 @@ def speed(sizes: list[int], probes: int = 1000, seed: int = 11) -> list[tuple[in
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         rows.append((size, probes / elapsed, elapsed / probes * 1e6, peak_mb))
     return rows
+
+
+def background(rng: random.Random, name: str) -> ArticleFeatures:
+    """An article on an event of its own (retried until the generator yields a valid one)."""
+    while True:
+        try:
+            return features(name, "Background", article_paragraphs(rng, make_event(rng), paragraphs=4))
+        except Rejected:
+            continue
+
+
+def phases(sizes: list[int], probes: int = 2000, seed: int = 11) -> None:
+    """Microseconds per article in each dedup phase, as one index grows through ``sizes``."""
+    rng = random.Random(seed)
+    index = DedupIndex()
+    print("| articles indexed | derive µs | classify µs | store µs | total µs |\n| --- | --- | --- | --- | --- |")
+    for size in sizes:
+        while len(index) < size:
+            index.add(background(rng, f"b{len(index)}"))
+        batch = [features(f"p{size}-{i}", "Probe", article_paragraphs(rng, make_event(rng)))
+                 for i in range(probes)]
+        spent = [0.0, 0.0, 0.0]
+        for f in batch:
+            started = time.perf_counter()
+            incoming = index._incoming(f)
+            derived = time.perf_counter()
+            index._classify(incoming)
+            classified = time.perf_counter()
+            index._add(incoming)
+            stored = time.perf_counter()
+            spent[0] += derived - started
+            spent[1] += classified - derived
+            spent[2] += stored - classified
+        micros = [1e6 * x / probes for x in spent]
+        print(f"| {size:,} | {micros[0]:.0f} | {micros[1]:.0f} | {micros[2]:.0f} | {sum(micros):.0f} |", flush=True)
 
 
 def sweep(originals: int) -> None:
@@ -145,7 +175,11 @@ def main() -> None:
     parser.add_argument("--originals", type=int, default=300)
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--sweep", action="store_true")
+    parser.add_argument("--phases", default="", help="sizes for the per-phase split")
     args = parser.parse_args()
+    if args.phases:
+        phases([int(s) for s in args.phases.split(",")])
+        return
     if args.sweep:
         sweep(args.originals)
         return
