@@ -68,6 +68,7 @@ def worker() -> None:
     """Run the faust worker (prepare, cluster, summarise agents) until stopped."""
     from agents.app import build_app
     from agents.logs import faust_worker_class, setup_logging
+    from agents.runtime import tune_garbage_collector
     from agents.topics import ensure_topics
 
     settings = _settings()
@@ -75,6 +76,7 @@ def worker() -> None:
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     ensure_topics(settings)
     app = build_app(settings)
+    tune_garbage_collector()
     worker_class = faust_worker_class()
     worker_class(app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
 
