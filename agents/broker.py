@@ -37,6 +37,18 @@ logger.started.level = INFO
 """
 
 
+def _new_cluster_id() -> str:
+    """A KRaft cluster id: a random UUID in URL-safe base64, never starting with "-".
+
+    One id in 64 would start with "-", and the storage tool's argument parser then reads it as
+    an option ("expected one argument"): Kafka's own ``Uuid.randomUuid`` redraws those too.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 class BrokerError(RuntimeError):
     """The local broker could not be fetched, started or stopped."""
 
@@ -200,7 +212,7 @@ class LocalBroker:
         (self.home / "log4j2.properties").write_text(_LOG4J2)
         classpath = f"{libs}/*"
         if not (self.home / "data" / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            cluster_id = _new_cluster_id()
             fmt = subprocess.run(
                 [
                     "java",

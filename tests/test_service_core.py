@@ -216,3 +216,10 @@ def test_the_faust_worker_keeps_our_json_logs_and_level():
     finally:
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
+
+
+def test_kraft_cluster_ids_never_look_like_options():
+    from agents.broker import _new_cluster_id
+
+    ids = [_new_cluster_id() for _ in range(2000)]  # one raw draw in 64 starts with "-"
+    assert not any(i.startswith("-") for i in ids) and len(set(ids)) == len(ids)
