@@ -221,10 +221,18 @@ def test_breaking_alert_fires_once_on_the_alerts_topic(service):
         alerts.extend(Alert.model_validate_json(m.value) for m in consumer)
     finally:
         consumer.close()
-    assert [a.rule for a in alerts] == ["breaking"], alerts
+    seen = [(a.alert_id, a.story_id, a.version, a.reason) for a in alerts]
+    # One breaking alert (a redelivered update may re-send the same alert_id, never a new one).
+    breaking = {a.alert_id: a for a in alerts if a.rule == "breaking"}
+    assert len(breaking) == 1, seen
+    (fired,) = breaking.values()
+    strike = _story_with(service[1], "coast-strike-1")["story_id"]
+    assert fired.story_id == strike
+    assert "within 115 min" in fired.reason
+    # The day-two strike article comes 25.5 h after day one: when the worker makes it a version
+    # of its own (batching decides), that is new coverage after a quiet spell, and resumes it.
+    assert all(a.rule == "resumed" and a.story_id == strike for a in alerts if a.rule != "breaking")
     assert "wire-strike-1" in _story_with(service[1], "wire-strike-1")["article_ids"]
-    assert alerts[0].story_id == _story_with(service[1], "coast-strike-1")["story_id"]
-    assert "within 115 min" in alerts[0].reason
 
 
 NEW_STORY = {
