@@ -96,13 +96,16 @@ class BandIndex:
                 self._rebuild()
 
     def _keep_signature(self, slot: int, hashvalues: np.ndarray) -> None:
-        if self._signatures.shape[1] != hashvalues.size:  # first insert: the width is known
-            self._signatures = np.zeros((self._alive.size, hashvalues.size), dtype=np.uint32)
-        if slot >= len(self._signatures):
-            grown = np.zeros((self._alive.size, hashvalues.size), dtype=np.uint32)
-            grown[: len(self._signatures)] = self._signatures
-            self._signatures = grown
+        if slot >= len(self._signatures) or self._signatures.shape[1] != hashvalues.size:
+            self._fit_signatures(hashvalues.size)
         self._signatures[slot] = hashvalues  # MinHash values are 32-bit
+
+    def _fit_signatures(self, width: int) -> None:
+        """Give the signature matrix a row for every slot ``_alive`` has room for."""
+        room = np.zeros((self._alive.size, width), dtype=np.uint32)
+        if self._signatures.shape[1] == width:  # else the first insert: nothing to keep
+            room[: len(self._signatures)] = self._signatures
+        self._signatures = room
 
     def query(self, hashvalues: np.ndarray, min_similarity: float = 0.0) -> set[str]:
         """Ids of live articles that share a band with the signature...
@@ -114,7 +117,7 @@ class BandIndex:
         first, second = self._buckets(keys)
         # A key goes to its second bucket only when its first is full, and entries stay until
         # a rebuild re-places them the same way: so the second bucket is read only behind a
-        # full first one (half the memory reads at moderate load; they dominate at 1M articles).
+        # full first one (about half the memory reads at moderate load).
         first_slots = self._table_slots[first]
         found = [first_slots[self._keys[first] == keys[:, None]]]
         full = first_slots[:, -1] != _EMPTY
@@ -202,9 +205,7 @@ class BandIndex:
         self._alive = np.zeros(max(1024, 2 * len(self._names)), dtype=bool)
         self._alive[: len(self._names)] = True
         if self._signatures.size:
-            room = np.zeros((self._alive.size, self._signatures.shape[1]), dtype=np.uint32)
-            room[: len(self._signatures)] = self._signatures
-            self._signatures = room
+            self._fit_signatures(self._signatures.shape[1])
         buckets = self._count.size
         while keys.size + self.bands > 0.5 * buckets * _WIDTH:
             buckets *= 2
