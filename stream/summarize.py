@@ -119,10 +119,8 @@ def select(
         : max(config.pool, len(kept))
     ]
     static = score_facts(pool, config)
-    lengths = [
-        max(1.0, len(f.text.split()) / config.reference_words) ** config.length_penalty
-        for f in pool
-    ]
+    word_counts = np.array([len(f.text.split()) for f in pool])
+    lengths = np.maximum(1.0, word_counts / config.reference_words) ** config.length_penalty
     bonus = [1 + config.stability_bonus if f.text in kept else 1.0 for f in pool]
     vectors = _tfidf([f.terms for f in pool])
     similarity = vectors @ vectors.T
@@ -146,30 +144,30 @@ def select(
     for i, cs in enumerate(fact_concepts):
         for c in cs:
             holders.setdefault(c, []).append(i)
-    static_v, bonus_v, lengths_v = np.array(static), np.array(bonus), np.array(lengths)
+    static_v, bonus_v = np.array(static), np.array(bonus)
     redundancy = np.zeros(len(pool))
     available = np.ones(len(pool), dtype=bool)
     chosen: list[int] = []
     used = 0
     while available.any():
-        value = bonus_v * (static_v + config.concept_weight * (fresh / top_concept)) / lengths_v
+        value = bonus_v * (static_v + config.concept_weight * (fresh / top_concept)) / lengths
         gains = config.mmr_lambda * value - (1 - config.mmr_lambda) * redundancy
         best = int(np.argmax(np.where(available, gains, -np.inf)))
-        available[best] = False
-        if any(similarity[best, j] >= config.redundancy for j in chosen):
-            continue
-        length = len(pool[best].text.split())
-        if chosen and used + length > config.words:
-            continue
         chosen.append(best)
+        used += int(word_counts[best])
+        if used >= config.words:
+            break
+        # What the cap or the budget now rules out can never be picked: drop it at once rather
+        # than meet it in a later round (same picks; the loop runs once per pick, not per fact).
+        available &= (similarity[:, best] < config.redundancy) & (
+            word_counts <= config.words - used
+        )
+        available[best] = False
         redundancy = np.maximum(redundancy, similarity[:, best])
         for c in fact_concepts[best] - covered:
             for i in holders[c]:
                 fresh[i] -= weights[c]
         covered |= fact_concepts[best]
-        used += length
-        if used >= config.words:
-            break
     picked = [pool[i] for i in chosen]
     return sorted(picked, key=lambda f: (f.time, f.position, f.seq))
 

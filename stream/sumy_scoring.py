@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -28,33 +29,39 @@ from sumy.summarizers.text_rank import TextRankSummarizer
 
 from stream.text import STOP_WORDS, split_sentences, stem, words
 
+TF_ROWS_KEPT = 50_000
+"""Sentences whose LexRank tf row is kept (the facts of a few thousand live stories)."""
+
 
 class VectorLexRank(LexRankSummarizer):  # type: ignore[misc]
     """sumy's LexRank with its similarity matrix and idf computed by numpy."""
 
     def _to_words_set(self, sentence: Sentence) -> list[str]:
-        # sumy re-tokenises and re-stems every sentence on every call; a story's facts are
-        # rated again on every version, so the result is cached per sentence text.
-        return list(_lexrank_words(sentence._text, self))
+        return _lexrank_words(sentence._text, self)
 
     @staticmethod
-    def _compute_idf(sentences: list[list[str]]) -> dict[str, float]:
+    def _compute_idf(sentences: Sequence[Iterable[str]]) -> dict[str, float]:
         count = len(sentences)
-        frequency = Counter(term for sentence in sentences for term in set(sentence))
-        return {term: float(np.log(count / (1 + n))) for term, n in frequency.items()}
+        frequency = Counter(chain.from_iterable(map(set, sentences)))
+        return {term: math.log(count / (1 + n)) for term, n in frequency.items()}
 
     def _create_matrix(
         self,
-        sentences: list[list[str]],
+        sentences: Sequence[object],
         threshold: float,
-        tf_metrics: list[dict[str, float]],
+        tf_metrics: Sequence[dict[str, float]],
         idf_metrics: dict[str, float],
     ) -> np.ndarray:
         vocabulary = {term: i for i, term in enumerate(idf_metrics)}
+        idf = np.fromiter(idf_metrics.values(), dtype=float, count=len(idf_metrics))
+        # Every (sentence, term) cell at once: tf times idf, the product sumy takes per cell.
+        columns = np.fromiter((vocabulary[term] for tf in tf_metrics for term in tf), dtype=np.intp)
+        values = np.fromiter(
+            chain.from_iterable(tf.values() for tf in tf_metrics), dtype=float, count=len(columns)
+        )
+        rows = np.repeat(np.arange(len(tf_metrics)), [len(tf) for tf in tf_metrics])
         weights = np.zeros((len(sentences), len(vocabulary)))
-        for row, tf in enumerate(tf_metrics):
-            for term, value in tf.items():
-                weights[row, vocabulary[term]] = value * idf_metrics[term]
+        weights[rows, columns] = values * idf[columns]
         dot = weights @ weights.T
         norms = np.sqrt(np.einsum("ij,ij->i", weights, weights))
         scale = np.outer(norms, norms)
@@ -71,14 +78,25 @@ class VectorLexRank(LexRankSummarizer):  # type: ignore[misc]
         The same steps as ``LexRankSummarizer.__call__`` (sumy's tf, our idf and matrix, sumy's
         power method), without building sumy ``Sentence`` objects and sorting them into a
         top-N that we would throw away: that wrapping cost as much as the rating (profiled).
+        A sentence's tf row depends on its text alone, and a story's facts are rated again on
+        every version, so each row is computed once (by sumy's ``_compute_tf``) and kept.
         """
-        sentences_words = [list(_lexrank_words(text, self)) for text in texts]
-        if not sentences_words:
+        if not texts:
             return []
-        tf_metrics = self._compute_tf(sentences_words)
-        idf_metrics = self._compute_idf(sentences_words)
-        matrix = self._create_matrix(sentences_words, self.threshold, tf_metrics, idf_metrics)
+        tf_metrics = [self._tf_row(text) for text in texts]
+        # The terms of a sentence are its tf row's keys: sumy's idf counts exactly those.
+        idf_metrics = self._compute_idf(tf_metrics)
+        matrix = self._create_matrix(tf_metrics, self.threshold, tf_metrics, idf_metrics)
         return [float(x) for x in self.power_method(matrix, self.epsilon)]
+
+    def _tf_row(self, text: str) -> dict[str, float]:
+        rows: dict[str, dict[str, float]] = self.__dict__.setdefault("_tf_rows", {})
+        row = rows.get(text)
+        if row is None:
+            if len(rows) >= TF_ROWS_KEPT:
+                rows.clear()  # a crude bound; live stories re-fill it within one version each
+            row = rows[text] = self._compute_tf([_lexrank_words(text, self)])[0]
+        return row
 
 
 SCORERS: dict[str, Callable[..., Any]] = {
@@ -119,10 +137,15 @@ def _summarizer(name: str) -> Any:
     return summarizer
 
 
-@lru_cache(maxsize=50_000)
-def _lexrank_words(text: str, summarizer: LexRankSummarizer) -> tuple[str, ...]:
-    """What sumy's LexRank ``_to_words_set`` gives for this text, computed its own way."""
-    return tuple(LexRankSummarizer._to_words_set(summarizer, Sentence(text, _TOKENIZER)))
+def _lexrank_words(text: str, summarizer: LexRankSummarizer) -> list[str]:
+    """What sumy's LexRank ``_to_words_set`` gives for this text, without a sumy ``Sentence``.
+
+    sumy lower-cases each word, drops its stop words and stems the rest with the stemmer it was
+    given (ours). :func:`~stream.text.words` already gives lower-cased words, so this is the
+    same list (tested against sumy's own class) at a fraction of the cost.
+    """
+    stop_words = summarizer.stop_words
+    return [stem(w) for w in words(text) if w not in stop_words]
 
 
 def sumy_scores(texts: Sequence[str], scorer: str = "lexrank") -> list[float]:
