@@ -23,6 +23,9 @@ _DANGLING_START = re.compile(
 _DATELINE = re.compile(r"^[A-Z][A-Z .,'-]{2,40}(\([\w .]+\))?\s*[-–—]+\s*")
 _CAPTION_TAIL = re.compile(r"\((AP|AFP|AAP|Reuters|EPA|Getty( Images)?|File|Photo)\)\s*$", re.I)
 _JUNK = re.compile(r"https?://|www\.|@\w|\||©|\bclick\b|\bsubscribe\b|\bnewsletter\b", re.I)
+_JUNK_HINTS = ("http", "www.", "@", "|", "©", "click", "subscribe", "newsletter")
+"""A ``_JUNK`` match contains one of these (lower-cased): prose rarely does, and ``in`` is
+cheap where the case-blind regex scan is not (7 us a sentence, measured)."""
 _TERMINAL = re.compile(r"[.!][\"'”’)\]]*$")
 
 
@@ -36,6 +39,11 @@ def quotes_balanced(sentence: str) -> bool:
     if sentence.count('"') % 2:
         return False
     return sentence.count("“") == sentence.count("”")
+
+
+def _looks_like_junk(text: str) -> bool:
+    lowered = text.lower()
+    return any(hint in lowered for hint in _JUNK_HINTS) and bool(_JUNK.search(text))
 
 
 def is_summary_worthy(sentence: str) -> bool:
@@ -55,6 +63,6 @@ def is_summary_worthy(sentence: str) -> bool:
         return False
     if not _TERMINAL.search(text) or text.isupper():
         return False
-    if _DANGLING_START.match(text) or _CAPTION_TAIL.search(text) or _JUNK.search(text):
+    if _DANGLING_START.match(text) or _CAPTION_TAIL.search(text) or _looks_like_junk(text):
         return False
     return quotes_balanced(text) and not is_chrome(text)
