@@ -91,14 +91,32 @@ def stem(word: str) -> str:
 
 def terms(text: str) -> list[str]:
     """Content terms of a text: stems of words that are not stop words or single characters."""
-    return list(_terms(text))
+    return list(_stems(text)[1])
+
+
+def lexrank_stems(text: str) -> tuple[str, ...]:
+    """Stems of every word that is not a stop word: what sumy's LexRank compares sentences on.
+
+    sumy keeps single characters ("5", the "s" of "U.S."), so these are :func:`terms` plus
+    those; both come from one cached pass over the sentence.
+    """
+    return _stems(text)[0]
 
 
 @lru_cache(maxsize=50_000)
-def _terms(text: str) -> tuple[str, ...]:
+def _stems(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     # Cached per sentence: one worker tokenises a sentence for dedup and clustering, then again
-    # for its story's fact pool and its concepts; the cache makes that once.
-    return tuple(stem(w) for w in words(text) if w not in STOP_WORDS and len(w) > 1)
+    # for its story's fact pool, its concepts and its LexRank rating; the cache makes that once.
+    every: list[str] = []
+    content: list[str] = []
+    for word in words(text):
+        if word in STOP_WORDS:
+            continue
+        stemmed = stem(word)
+        every.append(stemmed)
+        if len(word) > 1:
+            content.append(stemmed)
+    return tuple(every), tuple(content)
 
 
 def entities(sentences: Iterable[str]) -> list[str]:
