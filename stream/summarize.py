@@ -48,18 +48,27 @@ class SummaryConfig:
     stability_bonus: float = 0.3
 
 
+def _term_counts(term_lists: Sequence[Sequence[str]]) -> tuple[np.ndarray, list[str]]:
+    """How often each term occurs in each list, and the terms by column (first-seen order)."""
+    vocab: dict[str, int] = {}
+    columns = [vocab.setdefault(t, len(vocab)) for ts in term_lists for t in ts]
+    rows = np.repeat(np.arange(len(term_lists)), [len(ts) for ts in term_lists])
+    width = len(vocab)
+    size = len(term_lists) * width
+    cells = np.bincount(rows * width + np.asarray(columns, dtype=np.intp), minlength=size)
+    counts = cells.reshape(len(term_lists), width).astype(float)
+    return counts, list(vocab)
+
+
 def _tfidf(term_lists: Sequence[Sequence[str]]) -> np.ndarray:
     """Row-normalised TF-IDF matrix of a few term lists (vocabulary local to the call)."""
-    vocab: dict[str, int] = {}
-    for ts in term_lists:
-        for t in ts:
-            vocab.setdefault(t, len(vocab))
-    matrix = np.zeros((len(term_lists), max(1, len(vocab))))
-    for row, ts in enumerate(term_lists):
-        for t in ts:
-            matrix[row, vocab[t]] += 1.0
-    df = (matrix > 0).sum(axis=0)
-    matrix *= np.log((1 + len(term_lists)) / (1 + df)) + 1.0
+    return _weigh(_term_counts(term_lists)[0])
+
+
+def _weigh(counts: np.ndarray) -> np.ndarray:
+    """TF-IDF rows, normalised, of a term-count matrix (document frequencies from its rows)."""
+    df = (counts > 0).sum(axis=0)
+    matrix = counts * (np.log((1 + len(counts)) / (1 + df)) + 1.0)
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     normalised: np.ndarray = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
     return normalised
@@ -122,28 +131,29 @@ def select(
     word_counts = np.array([len(f.text.split()) for f in pool])
     lengths = np.maximum(1.0, word_counts / config.reference_words) ** config.length_penalty
     bonus = [1 + config.stability_bonus if f.text in kept else 1.0 for f in pool]
-    vectors = _tfidf([f.terms for f in pool])
-    similarity = vectors @ vectors.T
+    # One term-by-fact matrix serves both the similarity and the concepts: a fact's concepts
+    # are its (distinct) terms.
+    counts, column_terms = _term_counts([f.terms for f in pool])
+    similarity = (vectors := _weigh(counts)) @ vectors.T
     update = known is not None
     if carriers is None:
-        weights = concept_weights(facts, update=update)
+        all_weights = concept_weights(facts, update=update)
+        weights = np.array([all_weights[c] for c in column_terms], dtype=np.int64)
     else:  # only the scored facts' concepts are ever looked up
-        weights = {
-            c: concept_weight(len(carriers[c]), update=update) for f in pool for c in f.concepts
-        }
-    fact_concepts = [f.concepts for f in pool]
+        weights = np.array(
+            [concept_weight(len(carriers[c]), update=update) for c in column_terms],
+            dtype=np.int64,
+        )
+    holds = counts > 0
+    holding = holds.astype(np.int64)
     # Greedy MMR, vectorised: each fact's uncovered concept weight is kept up to date as
     # concepts get covered, and its redundancy as the largest similarity to a chosen fact.
     # Same arithmetic, order and tie-breaking (lowest index) as a loop over the candidates.
-    covered: set[str] = set(known or ())
-    fresh = np.array(
-        [sum(weights[c] for c in cs - covered) for cs in fact_concepts], dtype=np.int64
+    covered = np.array(
+        [c in known for c in column_terms] if known else [False] * len(column_terms), dtype=bool
     )
+    fresh = holding @ np.where(covered, 0, weights)
     top_concept = int(fresh.max(initial=0)) or 1
-    holders: dict[str, list[int]] = {}
-    for i, cs in enumerate(fact_concepts):
-        for c in cs:
-            holders.setdefault(c, []).append(i)
     static_v, bonus_v = np.array(static), np.array(bonus)
     redundancy = np.zeros(len(pool))
     available = np.ones(len(pool), dtype=bool)
@@ -164,10 +174,9 @@ def select(
         )
         available[best] = False
         redundancy = np.maximum(redundancy, similarity[:, best])
-        for c in fact_concepts[best] - covered:
-            for i in holders[c]:
-                fresh[i] -= weights[c]
-        covered |= fact_concepts[best]
+        newly = holds[best] & ~covered
+        fresh -= holding[:, newly] @ weights[newly]
+        covered |= holds[best]
     picked = [pool[i] for i in chosen]
     return sorted(picked, key=lambda f: (f.time, f.position, f.seq))
 
