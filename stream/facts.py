@@ -225,7 +225,7 @@ class FactPool(BaseModel):
                 continue
             if copy_of is not None or not is_summary_worthy(text):
                 continue
-            fact = Fact(
+            fact = Fact.model_construct(
                 text=text,
                 terms=sorted(sentence_terms),
                 article_ids=[article.id],

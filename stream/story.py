@@ -136,15 +136,18 @@ class StoryState(BaseModel):
             by_text = {f.text: f for f in self.pool.facts}
             picked = [by_text[t] for t in self.selected if t in by_text]
         headline = choose_headline(self.titles, picked or self.pool.facts)
-        sentences = [
-            SummarySentence(text=f.text, article_ids=list(f.article_ids), sources=list(f.sources))
+        # Built from our own validated state: constructed, not re-validated (pydantic's
+        # validation of every version's lists and maps was 5 % of the core, profiled).
+        fields = [
+            {"text": f.text, "article_ids": list(f.article_ids), "sources": list(f.sources)}
             for f in picked
         ]
+        sentences = [SummarySentence.model_construct(**f) for f in fields]
         digest = hashlib.blake2b(
             repr(
                 (
                     headline,
-                    [s.model_dump() for s in sentences],
+                    fields,  # what model_dump gives for each sentence
                     self.article_ids,
                     self.sources,
                     self.merged_from,
@@ -160,7 +163,7 @@ class StoryState(BaseModel):
         self.content_hash = digest
         self.version += 1
         self.updated_at = now
-        return StoryUpdate(
+        return StoryUpdate.model_construct(
             story_id=self.story_id,
             version=self.version,
             updated_at=now,
