@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -138,7 +139,7 @@ class StoryState(BaseModel):
         headline = choose_headline(self.titles, picked or self.pool.facts)
         # Built from our own validated state: constructed, not re-validated (pydantic's
         # validation of every version's lists and maps was 5 % of the core, profiled).
-        fields = [
+        fields: list[dict[str, Any]] = [
             {"text": f.text, "article_ids": list(f.article_ids), "sources": list(f.sources)}
             for f in picked
         ]
