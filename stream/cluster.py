@@ -24,7 +24,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from stream.features import ArticleFeatures
+from stream.features import LEAD_SENTENCES, ArticleFeatures
 
 IDF_PRIOR_DOCS = 50
 
@@ -128,17 +128,30 @@ class OnlineClusterer:
 
     def _term_counts(self, features: ArticleFeatures) -> Counter[str]:
         cfg = self.config
-        counts: Counter[str] = Counter()
+        # A plain dict and .get: Counter's += goes through __missing__ in Python for every new
+        # term (profiled at 4 % of the core). Same insertion order, same counts.
+        counts: dict[str, int] = {}
+        get = counts.get
         for term in set(features.title_terms):
-            counts[term] += cfg.title_weight
-        for term in features.lead_terms:
-            counts[term] += cfg.lead_weight
-        for term in features.rest_terms:
-            counts[term] += cfg.body_weight
-        return counts
+            counts[term] = get(term, 0) + cfg.title_weight
+        sentences = features.sentence_terms
+        for weight, part in (
+            (cfg.lead_weight, sentences[:LEAD_SENTENCES]),
+            (cfg.body_weight, sentences[LEAD_SENTENCES:]),
+        ):
+            for sentence in part:
+                for term in sentence:
+                    counts[term] = get(term, 0) + weight
+        return Counter(counts)
 
     def _weighted(self, counts: Counter[str]) -> dict[str, float]:
-        return {t: (1.0 + math.log(c)) * self.idf(t) for t, c in counts.items() if c > 0}
+        # idf() inlined: this runs for every term of every article and changed story.
+        log, df, docs = math.log, self._df.get, self._docs + IDF_PRIOR_DOCS
+        return {
+            t: (1.0 + log(c)) * (log(docs / (df(t, 0) + 1)) + 1.0)
+            for t, c in counts.items()
+            if c > 0
+        }
 
     def _story_vectors(self, story: Story) -> tuple[dict[str, float], dict[str, float]]:
         """The story's weighted term and name vectors, cached until the story changes.

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain
 
 from stream.models import PreparedArticle
-from stream.text import content_hash, entities, terms, words
+from stream.text import content_hash, entities, sentence_words, terms
 
 LEAD_SENTENCES = 3
 """How many opening sentences count as the lead (the inverted pyramid puts the event there)."""
@@ -42,7 +43,7 @@ class ArticleFeatures:
 
 def analyse(article: PreparedArticle) -> ArticleFeatures:
     """Tokenise an article once for every later stage."""
-    body_words = tuple(words(" ".join(article.sentences)))
+    body_words = tuple(chain.from_iterable(map(sentence_words, article.sentences)))
     return ArticleFeatures(
         article_id=article.id,
         source=article.source,

@@ -83,6 +83,16 @@ def words(text: str) -> list[str]:
     return [w.lower().replace("’", "'") for w in _WORD.findall(text)]
 
 
+@lru_cache(maxsize=50_000)
+def sentence_words(sentence: str) -> tuple[str, ...]:
+    """:func:`words` of one sentence, cached: dedup, clustering and the fact pool all read it.
+
+    A word never spans a space, so the words of sentences joined by spaces are their words in
+    a row: an article's words are its sentences' words, with no second pass over the body.
+    """
+    return tuple(words(sentence))
+
+
 @lru_cache(maxsize=100_000)
 def stem(word: str) -> str:
     """Stem one lower-cased word (cached: news vocabulary repeats)."""
@@ -109,7 +119,7 @@ def _stems(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     # for its story's fact pool, its concepts and its LexRank rating; the cache makes that once.
     every: list[str] = []
     content: list[str] = []
-    for word in words(text):
+    for word in sentence_words(text):
         if word in STOP_WORDS:
             continue
         stemmed = stem(word)
