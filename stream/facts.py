@@ -45,6 +45,11 @@ class Fact(BaseModel):
         """The fact's terms as a set, built once (every new sentence is compared with it)."""
         return frozenset(self.terms)
 
+    @cached_property
+    def term_id_array(self) -> np.ndarray:
+        """The fact's terms as :func:`term_ids` (every new sentence is matched against them)."""
+        return term_ids(self.term_set)
+
     @property
     def concepts(self) -> frozenset[str]:
         """The units of information the summary tries to cover: the fact's content-term stems.
@@ -88,32 +93,44 @@ def same_fact(a: set[str] | frozenset[str], b: set[str] | frozenset[str]) -> boo
     return shared / len(a | b) >= SAME_FACT or shared / min(len(a), len(b)) >= CONTAINED
 
 
+def term_ids(terms: Iterable[str]) -> np.ndarray:
+    """Terms as int64 ids for vectorised set arithmetic.
+
+    Python's string hash: ids are only compared within one process and call, never stored, and
+    64-bit collisions among a few thousand terms do not happen.
+    """
+    return np.fromiter(map(hash, terms), dtype=np.int64)
+
+
 def _jaccard_if_same(
-    sentences: Sequence[frozenset[str]], others: Sequence[frozenset[str]]
+    sentences: Sequence[frozenset[str]],
+    others: Sequence[frozenset[str]],
+    other_ids: Sequence[np.ndarray] | None = None,
 ) -> np.ndarray:
-    """Pairwise term Jaccard where :func:`same_fact` holds, else -1 (one matrix product)."""
+    """Pairwise term Jaccard where :func:`same_fact` holds, else -1 (one matrix product).
+
+    ``other_ids`` are the others' :func:`term_ids` when the caller keeps them (a pool's facts).
+    """
     if not sentences or not others:
         return np.full((len(sentences), len(others)), -1.0)
     # Only terms the sentences have can be shared: the vocabulary is theirs (a few hundred
     # terms), so the one-hot rows stay small and the product cheap (a pool has thousands).
-    vocabulary: dict[str, int] = {}
-    rows, cols = [], []
-    for row, terms_ in enumerate(sentences):
-        for term in terms_:
-            rows.append(row)
-            cols.append(vocabulary.setdefault(term, len(vocabulary)))
-    other_rows, other_cols = [], []
-    for row, terms_ in enumerate(others):
-        for term in terms_:
-            column = vocabulary.get(term)
-            if column is not None:
-                other_rows.append(row)
-                other_cols.append(column)
-    width = len(vocabulary)
-    matrix = np.zeros((len(sentences), width))
-    matrix[rows, cols] = 1.0
-    other_matrix = np.zeros((len(others), width))
-    other_matrix[other_rows, other_cols] = 1.0
+    # Every term of every other is looked up in it at once (a sorted search), not one by one.
+    sentence_ids = [term_ids(s) for s in sentences]
+    flat = np.concatenate(sentence_ids)
+    vocabulary = np.unique(flat)
+    matrix = np.zeros((len(sentences), len(vocabulary)))
+    matrix[
+        np.repeat(np.arange(len(sentences)), [len(s) for s in sentences]),
+        np.searchsorted(vocabulary, flat),
+    ] = 1.0
+    ids = other_ids if other_ids is not None else [term_ids(o) for o in others]
+    other_flat = np.concatenate(ids)
+    other_rows = np.repeat(np.arange(len(others)), [len(i) for i in ids])
+    found = np.minimum(np.searchsorted(vocabulary, other_flat), len(vocabulary) - 1)
+    hit = vocabulary[found] == other_flat
+    other_matrix = np.zeros((len(others), len(vocabulary)))
+    other_matrix[other_rows[hit], found[hit]] = 1.0
     shared = matrix @ other_matrix.T
     sizes = np.array([len(s) for s in sentences], dtype=float)[:, None]
     other_sizes = np.array([len(s) for s in others], dtype=float)[None, :]
@@ -127,7 +144,9 @@ def _best_matches(sentences: Sequence[frozenset[str]], facts: Sequence[Fact]) ->
     """For each sentence, the index of the fact it restates (best Jaccard), or -1."""
     if not sentences or not facts:
         return [-1] * len(sentences)
-    scored = _jaccard_if_same(sentences, [f.term_set for f in facts])
+    scored = _jaccard_if_same(
+        sentences, [f.term_set for f in facts], [f.term_id_array for f in facts]
+    )
     best = scored.argmax(axis=1)
     found = scored[np.arange(len(sentences)), best] >= 0
     matches: list[int] = np.where(found, best, -1).tolist()
