@@ -62,6 +62,7 @@ class Story:
     indexed: set[str] = field(default_factory=set)
     revision: int = 0
     profile: tuple[int, dict[str, float], dict[str, float], float, float] | None = None
+    top_terms: tuple[int, list[tuple[str, int]]] | None = None
 
     @property
     def size(self) -> int:
@@ -162,10 +163,19 @@ class OnlineClusterer:
         """
         key = story.revision
         if story.profile is None or story.profile[0] != key:
-            top = dict(story.term_sums.most_common(self.config.centroid_terms))
-            vec, ents = self._weighted(Counter(top)), self._weighted(story.entity_counts)
+            top = Counter(dict(self._top_terms(story)))
+            vec, ents = self._weighted(top), self._weighted(story.entity_counts)
             story.profile = (key, vec, ents, _norm(vec), _norm(ents))
         return story.profile[1], story.profile[2]
+
+    def _top_terms(self, story: Story) -> list[tuple[str, int]]:
+        """The story's heaviest terms at its current revision (indexed, and its profile)."""
+        if story.top_terms is None or story.top_terms[0] != story.revision:
+            story.top_terms = (
+                story.revision,
+                story.term_sums.most_common(self.config.centroid_terms),
+            )
+        return story.top_terms[1]
 
     # -- scoring -------------------------------------------------------------------------
     def _time_factor(self, story: Story, when: datetime) -> float:
@@ -277,7 +287,7 @@ class OnlineClusterer:
         if len(story.term_sums) > 4 * cfg.centroid_terms:
             # Bound the profile: keep the heaviest terms (raw weight) so memory per story is flat.
             story.term_sums = Counter(dict(story.term_sums.most_common(2 * cfg.centroid_terms)))
-        top_terms = [t for t, _ in story.term_sums.most_common(cfg.centroid_terms)]
+        top_terms = [t for t, _ in self._top_terms(story)]
         top_ents = ["@" + e for e, _ in story.entity_counts.most_common(30)]
         keys = set(top_terms) | set(top_ents)
         for key in story.indexed - keys:

@@ -105,18 +105,20 @@ def term_ids(terms: Iterable[str]) -> np.ndarray:
 def _jaccard_if_same(
     sentences: Sequence[frozenset[str]],
     others: Sequence[frozenset[str]],
+    sentence_ids: Sequence[np.ndarray] | None = None,
     other_ids: Sequence[np.ndarray] | None = None,
 ) -> np.ndarray:
     """Pairwise term Jaccard where :func:`same_fact` holds, else -1 (one matrix product).
 
-    ``other_ids`` are the others' :func:`term_ids` when the caller keeps them (a pool's facts).
+    ``sentence_ids`` and ``other_ids`` are their :func:`term_ids` when the caller has them.
     """
     if not sentences or not others:
         return np.full((len(sentences), len(others)), -1.0)
     # Only terms the sentences have can be shared: the vocabulary is theirs (a few hundred
     # terms), so the one-hot rows stay small and the product cheap (a pool has thousands).
     # Every term of every other is looked up in it at once (a sorted search), not one by one.
-    sentence_ids = [term_ids(s) for s in sentences]
+    if sentence_ids is None:
+        sentence_ids = [term_ids(s) for s in sentences]
     flat = np.concatenate(sentence_ids)
     vocabulary = np.unique(flat)
     matrix = np.zeros((len(sentences), len(vocabulary)))
@@ -140,12 +142,16 @@ def _jaccard_if_same(
     return result
 
 
-def _best_matches(sentences: Sequence[frozenset[str]], facts: Sequence[Fact]) -> list[int]:
+def _best_matches(
+    sentences: Sequence[frozenset[str]],
+    facts: Sequence[Fact],
+    sentence_ids: Sequence[np.ndarray] | None = None,
+) -> list[int]:
     """For each sentence, the index of the fact it restates (best Jaccard), or -1."""
     if not sentences or not facts:
         return [-1] * len(sentences)
     scored = _jaccard_if_same(
-        sentences, [f.term_set for f in facts], [f.term_id_array for f in facts]
+        sentences, [f.term_set for f in facts], sentence_ids, [f.term_id_array for f in facts]
     )
     best = scored.argmax(axis=1)
     found = scored[np.arange(len(sentences)), best] >= 0
@@ -221,9 +227,10 @@ class FactPool(BaseModel):
         # Every sentence against every fact already here, at once (sparse overlap counts):
         # the pool holds up to 150 facts and an article 20-40 sentences.
         sets = [c[2] for c in candidates]
-        matches = _best_matches(sets, self.facts)
+        ids = [term_ids(s) for s in sets]
+        matches = _best_matches(sets, self.facts, ids)
         # ...and against the article's own earlier sentences (a fact it restates itself).
-        inner = _jaccard_if_same(sets, sets)
+        inner = _jaccard_if_same(sets, sets, ids, ids)
         new: list[Fact] = []
         new_at: dict[int, Fact] = {}  # sentence index -> the new fact it became
         for index, ((position, text, sentence_terms), match) in enumerate(
@@ -256,6 +263,7 @@ class FactPool(BaseModel):
             # Known already: seed the cached property here, where every new fact passes,
             # rather than through cached_property's lock.
             fact.__dict__["term_set"] = sentence_terms
+            fact.__dict__["term_id_array"] = ids[index]
             self.next_seq += 1
             self.facts.append(fact)
             self._credit(fact, [article.id])
