@@ -26,6 +26,7 @@ Decisions (thresholds measured by ``bench/dedup_eval.py``):
 
 from __future__ import annotations
 
+import hashlib
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -76,54 +77,37 @@ class _Stored:
 
 
 def _pack(features: ArticleFeatures) -> tuple[np.ndarray, np.ndarray]:
-    """The article's term hashes, all sentences concatenated, and each sentence's start offset."""
-    sentences = features.sentence_terms
-    flat = np.fromiter(
-        (stable_hash(t) for s in sentences for t in s),
-        dtype=np.uint32,
-        count=sum(len(s) for s in sentences),
-    )
-    offsets = np.cumsum([0, *(len(s) for s in sentences)], dtype=np.uint32)
+    hashed = [[stable_hash(t) for t in s] for s in features.sentence_terms]
+    offsets = np.cumsum([0, *(len(s) for s in hashed)], dtype=np.uint32)
+    flat = np.fromiter((h for s in hashed for h in s), dtype=np.uint32)
     return flat, offsets
 
 
-_MIX = (0xBF58476D1CE4E5B9, 0x94D049BB133111EB)
-_SEEDS = np.array([0x9E3779B97F4A7C15, 0xD1B54A32D192ED03, 0x8CB92BA72F3D8DD7], dtype=np.uint64)
+def shingles(features: ArticleFeatures) -> set[bytes]:
+    """Bigrams of content-term stems within each sentence.
 
-
-def _splitmix(keys: np.ndarray) -> np.ndarray:
-    """SplitMix64's finaliser: every input bit moves every output bit (uint64 wraps)."""
-    z = keys
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(_MIX[0])
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(_MIX[1])
-    mixed: np.ndarray = z ^ (z >> np.uint64(31))
-    return mixed
-
-
-def shingle_digests(terms: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Five uint32 hash words per distinct shingle (shape ``(n, 5)``), from the term hashes.
-
-    A shingle is a bigram of content-term stems within one sentence: word bigrams with function
-    words ("of the", "said on") are shared by every article and fill the LSH buckets with chance
-    collisions; content-term bigrams are shared by copies and rarely by anything else, which
-    keeps the candidate count per article flat as the index grows.
-
-    Words 0-3 address the count-min sketch, word 4 is the shingle's hash for the MinHash. They
-    come from the two terms' 32-bit hashes (already computed for alignment), paired into one
-    64-bit key and mixed three ways with SplitMix64, all in numpy: hashing each bigram's text
-    with blake2b cost a tenth of the whole core (profiled).
+    Word bigrams with function words ("of the", "said on") are shared by every article and fill
+    the LSH buckets with chance collisions; content-term bigrams are shared by copies and rarely
+    by anything else, which keeps the candidate count per article flat as the index grows.
     """
-    if len(terms) < 2:
+    return {
+        f"{a} {b}".encode()
+        for sentence in features.sentence_terms
+        for a, b in zip(sentence, sentence[1:], strict=False)
+    }
+
+
+def shingle_digests(grams: list[bytes]) -> np.ndarray:
+    """One 20-byte blake2b digest per shingle, as five uint32 words (shape ``(n, 5)``).
+
+    Words 0-3 address the count-min sketch, word 4 is the shingle's hash for the MinHash: one
+    digest serves both (datasketch's default hashes every shingle again with SHA-1, and the
+    sketch used to digest them twice, to estimate and to add: 4 % of a loaded worker).
+    """
+    if not grams:
         return np.zeros((0, 5), dtype=np.uint32)
-    wide = terms.astype(np.uint64)
-    keys = (wide[:-1] << np.uint64(32)) | wide[1:]
-    crossing = offsets[1:-1].astype(np.intp) - 1  # pairs that would join two sentences
-    within = np.ones(len(keys), dtype=bool)
-    within[crossing[(crossing >= 0) & (crossing < len(keys))]] = False
-    distinct = np.unique(keys[within])
-    mixed = _splitmix(distinct[:, None] + _SEEDS[None, :])  # (n, 3) uint64
-    words = mixed.view(np.uint32).reshape(len(distinct), 6)[:, :5]
-    return np.ascontiguousarray(words)
+    joined = b"".join(hashlib.blake2b(g, digest_size=20).digest() for g in grams)
+    return np.frombuffer(joined, dtype=np.uint32).reshape(len(grams), 5)
 
 
 class ShingleFrequency:
@@ -263,9 +247,9 @@ class DedupIndex:
         return len(self._stored)
 
     def _incoming(self, features: ArticleFeatures) -> _Incoming:
-        terms, offsets = _pack(features)
-        digests = shingle_digests(terms, offsets)
+        digests = shingle_digests(sorted(shingles(features)))
         signature = _minhash(digests, self._frequency)
+        terms, offsets = _pack(features)
         stored = _Stored(features.article_id, features.time, terms, offsets)
         return _Incoming(features, digests, signature, stored)
 
