@@ -9,8 +9,8 @@
   replays that table into a fresh tracker before it takes the next article.
 - ``summarise`` keeps one :class:`~stream.story.StoryState` per story in a changelog-backed table,
   coalesces bursts with ``stream.take(within=debounce)``, and emits a version only on change.
-- ``alert`` runs the alert rules over story versions (``stories.alerts``), one
-  :class:`~stream.alerts.AlertState` per story in a changelog-backed table.
+  The alert rules run there too, on each new version, with their memory in the story's state
+  (``stories.alerts``): no second consumer of ``stories.updates`` and no second table write.
 - Every worker also folds all of ``stories.updates`` into a :class:`~stream.views.StoryView` that
   its web pages serve (:mod:`agents.viewer`, :mod:`agents.web`).
 
@@ -33,8 +33,8 @@ from agents.metrics import Metrics
 from agents.settings import Settings
 from agents.viewer import UpdatesFeed
 from agents.web import LiveHub, register_web
-from stream.alerts import AlertRules, AlertState, evaluate
-from stream.models import Assignment, DeadLetter, PreparedArticle, StoryUpdate, utc_now
+from stream.alerts import AlertRules
+from stream.models import Alert, Assignment, DeadLetter, PreparedArticle, StoryUpdate, utc_now
 from stream.offline import partition_key
 from stream.prepare import Rejected, parse_article
 from stream.story import StoryState
@@ -105,7 +105,6 @@ def build_app(settings: Settings) -> faust.App:
         )
 
     stories = story_table("stories")
-    alert_states = story_table("alert-state")
     trackers: dict[str, StoryTracker] = {}
     summary_config = SummaryConfig(words=settings.summary_words)
     rules = AlertRules(
@@ -263,7 +262,9 @@ def build_app(settings: Settings) -> faust.App:
                             hand_over = Assignment(
                                 kind="absorb",
                                 story_id=command.into,
-                                state=state.model_dump(mode="json", exclude={"last_update"}),
+                                state=state.model_dump(
+                                    mode="json", exclude={"last_update", "alerts"}
+                                ),
                             )
                             await assignments.send(
                                 key=command.into.encode(), value=_json(hand_over)
@@ -279,6 +280,7 @@ def build_app(settings: Settings) -> faust.App:
                             command.article.received_at
                         )
                 outgoing: list[tuple[str, str]] = []
+                fired: list[Alert] = []
                 for story_id, state in touched.items():
                     if state.absorbed_into is None and state.article_ids:
                         started = time.perf_counter()
@@ -287,10 +289,13 @@ def build_app(settings: Settings) -> faust.App:
                         if update is not None:
                             state.last_update = update.model_dump_json()
                             outgoing.append((story_id, state.last_update))
+                            fired += state.alerts_for(update, rules, utc_now())
                         elif story_id in replayed and state.last_update:
                             # A redelivered input after a crash: re-send the version it produced
-                            # (same version, same content), in case that send was lost.
+                            # (same version, same content) and its alerts, in case they were lost.
                             outgoing.append((story_id, state.last_update))
+                            last = StoryUpdate.model_validate_json(state.last_update)
+                            fired += state.alerts_for(last, rules, utc_now())
                     live_states.put(story_id, state)
                 # Sweep by work done, not batches: a backlog batch holds hundreds of commands.
                 if story_sweeps.tick(len(batch)):
@@ -301,33 +306,15 @@ def build_app(settings: Settings) -> faust.App:
                     await app.producer.flush()
                     for story_id, payload in outgoing:
                         await updates.send(key=story_id.encode(), value=payload.encode())
+                    for item in fired:
+                        await alerts.send(key=item.story_id.encode(), value=_json(item))
+                        metrics.alerts.labels(rule=item.rule).inc()
                     metrics.story_versions.inc(len(outgoing))
                     metrics.articles.labels(agent="summarise", direction="out").inc(len(outgoing))
                     sent_at = utc_now()
                     for story_id, _ in outgoing:
                         for received in arrivals.get(story_id, ()):
                             metrics.update_delay.observe((sent_at - received).total_seconds())
-
-    @app.agent(updates, concurrency=1)
-    async def alert(stream: faust.StreamT[bytes]) -> None:
-        async for value in stream:
-            with metrics.busy("alert"):
-                update = StoryUpdate.model_validate_json(value)
-                stored = alert_states.get(update.story_id)
-                state = (
-                    AlertState.model_validate_json(stored)
-                    if stored
-                    else AlertState(story_id=update.story_id)
-                )
-                fired = evaluate(state, update, rules, now=utc_now())
-                alert_states[update.story_id] = state.model_dump_json()
-                if fired:
-                    # As for story versions: what was fired is durable before anyone sees it, so a
-                    # crash re-sends the same alerts (same alert_id), never fires a rule twice.
-                    await app.producer.flush()
-                    for item in fired:
-                        await alerts.send(key=update.story_id.encode(), value=_json(item))
-                        metrics.alerts.labels(rule=item.rule).inc()
 
     return app
 

@@ -13,8 +13,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from stream.alerts import AlertRules, AlertState, evaluate
 from stream.facts import FactPool
 from stream.models import (
+    Alert,
     Assignment,
     DedupKind,
     PreparedArticle,
@@ -49,6 +51,9 @@ class StoryState(BaseModel):
     absorbed_into: str | None = None
     last_update: str | None = Field(
         default=None, description="JSON of the last emitted version, re-sent on redelivery."
+    )
+    alerts: AlertState | None = Field(
+        default=None, description="The alert rules' memory of this story (see stream.alerts)."
     )
 
     def add(self, article: PreparedArticle, copy_of: str | None = None, kind: str = "") -> bool:
@@ -180,3 +185,14 @@ class StoryState(BaseModel):
             syndicated=dict(self.syndicated),
             merged_from=list(self.merged_from),
         )
+
+    def alerts_for(self, update: StoryUpdate, rules: AlertRules, now: datetime) -> list[Alert]:
+        """The alerts this version fires (or fired, when it is a redelivered one).
+
+        Evaluated where versions are made, with the rules' memory in this state: it is written
+        and flushed with the state before the version and its alerts are sent, so a crash
+        re-sends the same alerts (same ``alert_id``) and never fires a rule twice.
+        """
+        if self.alerts is None:
+            self.alerts = AlertState(story_id=self.story_id)
+        return evaluate(self.alerts, update, rules, now=now)
