@@ -134,7 +134,8 @@ def select(
     # One term-by-fact matrix serves both the similarity and the concepts: a fact's concepts
     # are its (distinct) terms.
     counts, column_terms = _term_counts([f.terms for f in pool])
-    similarity = (vectors := _weigh(counts)) @ vectors.T
+    vectors = _weigh(counts)
+    similarity = vectors @ vectors.T
     update = known is not None
     if carriers is None:
         all_weights = concept_weights(facts, update=update)
