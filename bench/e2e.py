@@ -368,7 +368,7 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- |")
     for r in results:
         total_cpu = sum(r.worker_cpu)
-        for agent in ("prepare", "cluster", "summarise", "alert"):
+        for agent in ("prepare", "cluster", "summarise"):
             busy = r.busy.get(agent, 0.0)
             print(f"| {r.workers} | {agent} | {busy:.1f} | {1000 * busy / r.produced:.2f} | "
                   f"{busy / total_cpu:.0%} |")

@@ -1,9 +1,10 @@
 """Alert rules over the stream of story versions: breaking stories and stories that come back.
 
 Pure: :func:`evaluate` takes a story's alert state and its next version and returns the alerts
-to publish, updating the state. The alerts agent keeps one :class:`AlertState` per story in a
-changelog-backed table, so a rule fires once per story even across restarts, and a redelivered
-version re-yields the very alerts it fired the first time (same ``alert_id``), never new ones.
+to publish, updating the state. The summarise agent keeps each story's :class:`AlertState` in
+the story's state (:meth:`stream.story.StoryState.alerts_for`), in a changelog-backed table, so a
+rule fires once per story even across restarts, and a redelivered version re-yields the very
+alerts it fired the first time (same ``alert_id``), never new ones.
 
 Times are event times (articles' publication times), not processing times: replaying a day of
 news an hour later must fire the same alerts.

@@ -105,20 +105,18 @@ def term_ids(terms: Iterable[str]) -> np.ndarray:
 def _jaccard_if_same(
     sentences: Sequence[frozenset[str]],
     others: Sequence[frozenset[str]],
-    sentence_ids: Sequence[np.ndarray] | None = None,
-    other_ids: Sequence[np.ndarray] | None = None,
+    sentence_ids: Sequence[np.ndarray],
+    other_ids: Sequence[np.ndarray],
 ) -> np.ndarray:
     """Pairwise term Jaccard where :func:`same_fact` holds, else -1 (one matrix product).
 
-    ``sentence_ids`` and ``other_ids`` are their :func:`term_ids` when the caller has them.
+    ``sentence_ids`` and ``other_ids`` are their :func:`term_ids` (callers keep them).
     """
     if not sentences or not others:
         return np.full((len(sentences), len(others)), -1.0)
     # Only terms the sentences have can be shared: the vocabulary is theirs (a few hundred
     # terms), so the one-hot rows stay small and the product cheap (a pool has thousands).
     # Every term of every other is looked up in it at once (a sorted search), not one by one.
-    if sentence_ids is None:
-        sentence_ids = [term_ids(s) for s in sentences]
     flat = np.concatenate(sentence_ids)
     vocabulary = np.unique(flat)
     matrix = np.zeros((len(sentences), len(vocabulary)))
@@ -126,9 +124,8 @@ def _jaccard_if_same(
         np.repeat(np.arange(len(sentences)), [len(s) for s in sentences]),
         np.searchsorted(vocabulary, flat),
     ] = 1.0
-    ids = other_ids if other_ids is not None else [term_ids(o) for o in others]
-    other_flat = np.concatenate(ids)
-    other_rows = np.repeat(np.arange(len(others)), [len(i) for i in ids])
+    other_flat = np.concatenate(other_ids)
+    other_rows = np.repeat(np.arange(len(others)), [len(i) for i in other_ids])
     found = np.minimum(np.searchsorted(vocabulary, other_flat), len(vocabulary) - 1)
     hit = vocabulary[found] == other_flat
     other_matrix = np.zeros((len(others), len(vocabulary)))
@@ -145,7 +142,7 @@ def _jaccard_if_same(
 def _best_matches(
     sentences: Sequence[frozenset[str]],
     facts: Sequence[Fact],
-    sentence_ids: Sequence[np.ndarray] | None = None,
+    sentence_ids: Sequence[np.ndarray],
 ) -> list[int]:
     """For each sentence, the index of the fact it restates (best Jaccard), or -1."""
     if not sentences or not facts:
@@ -209,7 +206,8 @@ class FactPool(BaseModel):
 
     def find(self, sentence_terms: set[str] | frozenset[str]) -> Fact | None:
         """Return the fact a sentence restates, if any (best term overlap wins)."""
-        match = _best_matches([frozenset(sentence_terms)], self.facts)[0]
+        terms_ = frozenset(sentence_terms)
+        match = _best_matches([terms_], self.facts, [term_ids(terms_)])[0]
         return self.facts[match] if match >= 0 else None
 
     def add_article(self, article: PreparedArticle, *, copy_of: str | None = None) -> list[Fact]:
