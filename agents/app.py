@@ -25,18 +25,18 @@ import logging
 import time
 from collections import OrderedDict
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import faust
 
 from agents.metrics import Metrics
+from agents.prepare_stage import PrepareOptions, PrepareStage, Refused
 from agents.settings import Settings
 from agents.viewer import UpdatesFeed
 from agents.web import LiveHub, register_web
 from stream.alerts import AlertRules
 from stream.models import Alert, Assignment, DeadLetter, PreparedArticle, StoryUpdate, utc_now
 from stream.offline import partition_key
-from stream.prepare import Rejected, parse_article
 from stream.story import StoryState
 from stream.summarize import SummaryConfig
 from stream.tracker import StoryTracker
@@ -151,35 +151,43 @@ def build_app(settings: Settings) -> faust.App:
         ready_max_lag=settings.ready_max_lag,
     )
 
+    stage = PrepareStage(
+        PrepareOptions(
+            max_bytes=settings.max_message_bytes,
+            default_source=settings.default_source,
+            partition_by=settings.partition_by,
+        ),
+        settings.prepare_processes,
+    )
+
     @app.agent(raw, concurrency=1)
     async def prepare(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
+        # take_events is on faust's Stream, not on the StreamT protocol agents are typed with.
+        batches = cast(faust.Stream[bytes], stream).take_events(
+            settings.prepare_max_batch, within=settings.prepare_batch_seconds
+        )
+        async for events in batches:
+            payloads = [e.value if isinstance(e.value, bytes) else b"" for e in events]
+            metrics.articles.labels(agent="prepare", direction="in").inc(len(events))
+            # Not counted as busy: with helper processes the loop runs other agents meanwhile.
+            outcomes = await stage.run(payloads)
             with metrics.busy("prepare"):
-                payload = event.value if isinstance(event.value, bytes) else b""
-                message = event.message
-                metrics.articles.labels(agent="prepare", direction="in").inc()
-                try:
-                    article = parse_article(
-                        payload,
-                        max_bytes=settings.max_message_bytes,
-                        default_source=settings.default_source,
-                    )
-                except Rejected as rejected:
-                    letter = DeadLetter.for_payload(
-                        payload,
-                        rejected.reason,
-                        rejected.error_type,
-                        topic=message.topic,
-                        partition=message.partition,
-                        offset=message.offset,
-                    )
-                    await dlq.send(key=message.key, value=_json(letter))
-                    metrics.dead_letters.labels(reason=rejected.error_type).inc()
-                    continue
-                await prepared.send(
-                    key=partition_key(article, settings.partition_by).encode(), value=_json(article)
-                )
-                metrics.articles.labels(agent="prepare", direction="out").inc()
+                for event, payload, outcome in zip(events, payloads, outcomes, strict=True):
+                    message = event.message
+                    if isinstance(outcome, Refused):
+                        letter = DeadLetter.for_payload(
+                            payload,
+                            outcome.reason,
+                            outcome.error_type,
+                            topic=message.topic,
+                            partition=message.partition,
+                            offset=message.offset,
+                        )
+                        await dlq.send(key=message.key, value=_json(letter))
+                        metrics.dead_letters.labels(reason=outcome.error_type).inc()
+                        continue
+                    await prepared.send(key=outcome.key, value=outcome.value)
+                    metrics.articles.labels(agent="prepare", direction="out").inc()
 
     def tracker_for(key: str) -> StoryTracker:
         tracker = trackers.get(key)
@@ -208,7 +216,9 @@ def build_app(settings: Settings) -> faust.App:
                 metrics.dedup.labels(outcome=outcome).inc()
                 if not placed.replay:
                     logged = article.model_copy(update={"seq": len(tracker)})
-                    placed_log[article.id] = logged.model_dump_json()
+                    # Without its tokens: a replay after a restart is rare, the log is written
+                    # for every article.
+                    placed_log[article.id] = logged.model_dump_json(exclude={"tokens"})
                 for forgotten in tracker.drain_forgotten():
                     placed_log.pop(forgotten, None)
                 command = Assignment(

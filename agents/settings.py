@@ -48,6 +48,15 @@ class Settings(BaseSettings):
     )
     max_message_bytes: int = Field(default=1_000_000, ge=1024)
     default_source: str = "unknown"
+    prepare_processes: int = Field(
+        default=1,
+        ge=0,
+        description="Helper processes that parse, clean and tokenise (0: in the worker itself).",
+    )
+    prepare_max_batch: int = Field(default=200, ge=1)
+    prepare_batch_seconds: float = Field(
+        default=0.02, gt=0, description="Longest wait to fill a batch for the prepare helpers."
+    )
     summary_words: int = Field(default=100, ge=10)
     story_retention_days: float = Field(
         default=14, gt=0, description="Stories quiet this long (event time) leave the state."

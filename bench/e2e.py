@@ -40,7 +40,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agents.demo import start_worker, stop_worker, wait_until_consuming  # noqa: E402
 from agents.feeds import make_consumer, make_producer  # noqa: E402
-from bench.kafka_env import broker, cpu_seconds, environment, peak_rss_mb  # noqa: E402
+from bench.kafka_env import (  # noqa: E402
+    broker,
+    cpu_seconds,
+    descendants,
+    environment,
+    peak_rss_mb,
+)
 from bench.synth import article_paragraphs, make_event, make_topic, title  # noqa: E402
 from stream.models import PreparedArticle  # noqa: E402
 
@@ -177,6 +183,8 @@ class RunResult:
     produced: int
     worker_cpu: list[float]
     worker_rss: list[float]
+    helper_cpu: list[float]  # each worker's prepare helpers (STORYSTREAM_PREPARE_PROCESSES)
+    helper_rss: list[float]
     broker_cpu: float | None
     broker_rss: float | None
     busy: dict[str, float]
@@ -189,12 +197,12 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, seconds: float,
-        preload: int, debounce: float) -> RunResult:
+        preload: int, debounce: float, helpers: int = 1) -> RunResult:
     count = int(rate * seconds) if rate > 0 else int(seconds * 600)
     items = live_stream(count)
     env, settings = environment(
         bootstrap, STORYSTREAM_PARTITIONS="4", STORYSTREAM_PARTITION_BY="section",
-        STORYSTREAM_DEBOUNCE_SECONDS=str(debounce),
+        STORYSTREAM_DEBOUNCE_SECONDS=str(debounce), STORYSTREAM_PREPARE_PROCESSES=str(helpers),
     )
     processes, ports = [], []
     for _ in range(workers):
@@ -219,6 +227,7 @@ def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, secon
             while len(clock.seen) < preload and time.monotonic() < deadline:
                 time.sleep(1)
         cpu0 = [cpu_seconds(p.pid) for p in processes]
+        helper_cpu0 = [{h: cpu_seconds(h) for h in descendants(p.pid)} for p in processes]
         broker_cpu0 = cpu_seconds(broker_pid) if broker_pid else None
         busy0 = [agent_busy(port) for port in ports]
         started = time.time()
@@ -230,6 +239,10 @@ def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, secon
         time.sleep(2)
         elapsed = max(clock.seen.get(i, 0.0) for i in ids) - started
         cpu = [cpu_seconds(p.pid) - c for p, c in zip(processes, cpu0, strict=True)]
+        helper_cpu = [
+            sum(cpu_seconds(h) - before.get(h, 0.0) for h in descendants(p.pid))
+            for p, before in zip(processes, helper_cpu0, strict=True)
+        ]
         broker_cpu = cpu_seconds(broker_pid) - broker_cpu0 if broker_pid and broker_cpu0 else None
         busy: dict[str, float] = {}
         for port, before in zip(ports, busy0, strict=True):
@@ -239,6 +252,7 @@ def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, secon
         watcher.join()
     finally:
         rss = [peak_rss_mb(p.pid) for p in processes]
+        helper_rss = [sum(peak_rss_mb(h) for h in descendants(p.pid)) for p in processes]
         for process in processes:
             stop_worker(process)
     measured = ids[int(len(ids) * WARMUP_SHARE):]
@@ -248,7 +262,8 @@ def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, secon
         workers=workers, offered=len(ids) / max(1e-9, (max(clock.sent[i] for i in ids) - started)),
         sustained=completed / elapsed, p50=percentile(latencies, 0.5),
         p95=percentile(latencies, 0.95), p99=percentile(latencies, 0.99), completed=completed,
-        produced=len(ids), worker_cpu=cpu, worker_rss=rss, broker_cpu=broker_cpu,
+        produced=len(ids), worker_cpu=cpu, worker_rss=rss, helper_cpu=helper_cpu,
+        helper_rss=helper_rss, broker_cpu=broker_cpu,
         broker_rss=peak_rss_mb(broker_pid) if broker_pid else None, busy=busy, seconds=elapsed,
     )
 
@@ -333,6 +348,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--preload", type=int, default=1000)
     parser.add_argument("--debounce", type=float, default=0.25)
+    parser.add_argument("--helpers", type=int, default=1,
+                        help="prepare helper processes per worker (0: prepare in the worker)")
     parser.add_argument("--naive", type=int, default=0, help="articles for the naive baseline")
     parser.add_argument("--core", default="", help="stories held, e.g. 1000,100000: core cost only")
     args = parser.parse_args()
@@ -347,23 +364,27 @@ def main() -> None:
     with broker() as (bootstrap, broker_pid):
         for workers in [int(w) for w in args.workers.split(",")]:
             result = run(bootstrap, broker_pid, workers, args.rate, args.seconds, args.preload,
-                         args.debounce)
+                         args.debounce, args.helpers)
             results.append(result)
             print(f"done: {result}", file=sys.stderr, flush=True)
     print(f"\nstream: {results[0].produced:,} articles offered at "
           f"{'max' if args.rate <= 0 else f'{args.rate:g}/s'}, {args.preload:,} stories "
-          f"preloaded, debounce {args.debounce:g} s, 4 partitions by section, 2 cores shared")
+          f"preloaded, debounce {args.debounce:g} s, {args.helpers} prepare helper process(es) a "
+          f"worker, 4 partitions by section, 2 cores shared")
     print("\n| workers | offered art/s | sustained art/s | p50 s | p95 s | p99 s | completed | "
-          "worker CPU (cores) | worker peak RSS MB | broker CPU (cores) | broker peak RSS MB |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "worker CPU (cores) | worker peak RSS MB | helper CPU (cores) | helper peak RSS MB | "
+          "broker CPU (cores) | broker peak RSS MB |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
         cores = " + ".join(f"{c / r.seconds:.2f}" for c in r.worker_cpu)
         rss = " + ".join(f"{m:,.0f}" for m in r.worker_rss)
+        helper_cores = " + ".join(f"{c / r.seconds:.2f}" for c in r.helper_cpu)
+        helper_rss = " + ".join(f"{m:,.0f}" for m in r.helper_rss)
         broker_cores = f"{r.broker_cpu / r.seconds:.2f}" if r.broker_cpu is not None else "-"
         broker_rss = f"{r.broker_rss:,.0f}" if r.broker_rss is not None else "-"
         print(f"| {r.workers} | {r.offered:,.0f} | {r.sustained:,.0f} | {r.p50:.2f} | "
               f"{r.p95:.2f} | {r.p99:.2f} | {r.completed:,}/{r.produced:,} | {cores} | {rss} | "
-              f"{broker_cores} | {broker_rss} |")
+              f"{helper_cores} | {helper_rss} | {broker_cores} | {broker_rss} |")
     print("\n| workers | stage | busy s | ms per article | share of worker CPU |")
     print("| --- | --- | --- | --- | --- |")
     for r in results:

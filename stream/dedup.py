@@ -280,7 +280,7 @@ class DedupIndex:
         original = self._exact.get(features.content_hash)
         if original is not None and original != features.article_id:
             return DedupVerdict(kind=DedupKind.DUPLICATE, of=original)
-        if len(features.body_words) < self.config.min_words:
+        if features.word_count < self.config.min_words:
             return DedupVerdict()
         mine = incoming.signature.hashvalues
         # Band collisions screened by estimated Jaccard inside the index, in one gather.
@@ -314,7 +314,7 @@ class DedupIndex:
         self._exact.setdefault(features.content_hash, features.article_id)
         self._hash_of[features.article_id] = features.content_hash
         self._stored[features.article_id] = incoming.stored
-        if len(features.body_words) >= self.config.min_words:
+        if features.word_count >= self.config.min_words:
             self._lsh.insert(features.article_id, incoming.signature.hashvalues)
         self._frequency.add(incoming.digests)
         self._order.append((features.time, features.article_id))

@@ -9,9 +9,11 @@ state and the cost of summarising it stay flat however many articles it gathers.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import cached_property
+from itertools import chain
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -201,6 +203,22 @@ class FactPool(BaseModel):
         if "concept_articles" in self.__dict__:
             self._count(self.concept_articles, fact, article_ids, sign)
 
+    def _credit_article(self, facts: list[Fact], article_id: str) -> None:
+        """Count one article into every fact it carried at once (as ``_credit`` one by one).
+
+        A story's facts share most of their concepts: summed first (in C), each concept's count
+        is touched once an article instead of once a fact (4 % of a loaded worker before).
+        """
+        if "concept_articles" not in self.__dict__ or not facts:
+            return
+        carriers = self.concept_articles
+        for concept, times in Counter(chain.from_iterable(f.concepts for f in facts)).items():
+            counts = carriers.get(concept)
+            if counts is None:
+                carriers[concept] = {article_id: times}
+            else:
+                counts[article_id] = counts.get(article_id, 0) + times
+
     def _forget_concepts(self) -> None:
         self.__dict__.pop("concept_articles", None)
 
@@ -230,6 +248,7 @@ class FactPool(BaseModel):
         # ...and against the article's own earlier sentences (a fact it restates itself).
         inner = _jaccard_if_same(sets, sets, ids, ids)
         new: list[Fact] = []
+        credited: list[Fact] = []
         new_at: dict[int, Fact] = {}  # sentence index -> the new fact it became
         for index, ((position, text, sentence_terms), match) in enumerate(
             zip(candidates, matches, strict=True)
@@ -242,7 +261,7 @@ class FactPool(BaseModel):
             if fact is not None:
                 if article.id not in fact.article_ids:
                     fact.article_ids.append(article.id)
-                    self._credit(fact, [article.id])
+                    credited.append(fact)
                 if article.source not in fact.sources:
                     fact.sources.append(article.source)
                 fact.position = min(fact.position, position)
@@ -264,9 +283,10 @@ class FactPool(BaseModel):
             fact.__dict__["term_id_array"] = ids[index]
             self.next_seq += 1
             self.facts.append(fact)
-            self._credit(fact, [article.id])
+            credited.append(fact)
             new.append(fact)
             new_at[index] = fact
+        self._credit_article(credited, article.id)
         self._bound(keep={f.seq for f in new})
         return new
 

@@ -10,8 +10,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import chain
 
-from stream.models import PreparedArticle
-from stream.text import content_hash, entities, sentence_words, terms
+from stream.models import ArticleTokens, PreparedArticle
+from stream.text import (
+    content_hash,
+    encode_stems,
+    entities,
+    remember_stems,
+    sentence_words,
+    terms,
+)
 
 LEAD_SENTENCES = 3
 """How many opening sentences count as the lead (the inverted pyramid puts the event there)."""
@@ -27,7 +34,7 @@ class ArticleFeatures:
     title_terms: tuple[str, ...]
     sentence_terms: tuple[tuple[str, ...], ...]
     entities: tuple[str, ...]
-    body_words: tuple[str, ...] = field(repr=False)
+    word_count: int = field(default=0, repr=False)
     content_hash: str = ""
 
     @property
@@ -41,16 +48,43 @@ class ArticleFeatures:
         return tuple(t for s in self.sentence_terms[LEAD_SENTENCES:] for t in s)
 
 
-def analyse(article: PreparedArticle) -> ArticleFeatures:
-    """Tokenise an article once for every later stage."""
+def tokenise(article: PreparedArticle) -> ArticleTokens:
+    """The tokens :func:`analyse` needs, in the form a message carries them."""
+    names, word_count, hashed = _whole_article(article)
+    return ArticleTokens(
+        title=encode_stems(article.title),
+        sentences=[encode_stems(s) for s in article.sentences],
+        entities=names,
+        words=word_count,
+        content_hash=hashed,
+    )
+
+
+def _whole_article(article: PreparedArticle) -> tuple[list[str], int, str]:
+    """Names, word count and content hash: what is computed over the article as a whole."""
     body_words = tuple(chain.from_iterable(map(sentence_words, article.sentences)))
+    names = entities([article.title, *article.sentences])
+    return names, len(body_words), content_hash(body_words)
+
+
+def analyse(article: PreparedArticle) -> ArticleFeatures:
+    """Tokenise an article once for every later stage (or take the tokens it carries)."""
+    tokens = article.tokens
+    if tokens is not None and len(tokens.sentences) == len(article.sentences):
+        # Later stages (the fact pool, LexRank) look sentences up by text: give them these.
+        remember_stems(article.title, tokens.title)
+        for sentence, encoded in zip(article.sentences, tokens.sentences, strict=True):
+            remember_stems(sentence, encoded)
+        names, word_count, hashed = tokens.entities, tokens.words, tokens.content_hash
+    else:
+        names, word_count, hashed = _whole_article(article)
     return ArticleFeatures(
         article_id=article.id,
         source=article.source,
         time=article.event_time,
         title_terms=tuple(terms(article.title)),
         sentence_terms=tuple(tuple(terms(s)) for s in article.sentences),
-        entities=tuple(entities([article.title, *article.sentences])),
-        body_words=body_words,
-        content_hash=content_hash(body_words),
+        entities=tuple(names),
+        word_count=word_count,
+        content_hash=hashed,
     )

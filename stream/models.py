@@ -72,10 +72,27 @@ class Article(_Message):
         return value.strip().lower().replace("_", "-").split("-")[0]
 
 
+class ArticleTokens(_Message):
+    """An article's tokens, computed once by the prepare stage and carried to every later one.
+
+    Tokenising is a fifth of the per-article work; the prepare stage is partitioned by article,
+    so it runs beside the rest (in the worker's helper process, or on any worker), while the
+    clustering stage, partitioned by section, is the one that must not spend time on it.
+    Stems are :func:`stream.text.encode_stems` strings: one a sentence, space-separated.
+    """
+
+    title: str = ""
+    sentences: list[str] = Field(default_factory=list)
+    entities: list[str] = Field(default_factory=list)
+    words: int = 0
+    content_hash: str = ""
+
+
 class PreparedArticle(Article):
     """An article after validation and cleaning: what flows between our agents.
 
-    Sentences are split once here and carried along, so no later stage re-splits the text.
+    Sentences are split once here and carried along, so no later stage re-splits the text;
+    ``tokens``, when present, carries their stems too.
     """
 
     sentences: list[str] = Field(default_factory=list)
@@ -83,6 +100,7 @@ class PreparedArticle(Article):
         default_factory=list, description="Index into sentences where each paragraph begins."
     )
     received_at: datetime = Field(default_factory=utc_now)
+    tokens: ArticleTokens | None = None
 
     @property
     def event_time(self) -> datetime:

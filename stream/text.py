@@ -13,6 +13,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from itertools import islice
 
 from nltk.stem.snowball import SnowballStemmer
 from sumy.utils import get_stop_words
@@ -113,10 +114,19 @@ def lexrank_stems(text: str) -> tuple[str, ...]:
     return _stems(text)[0]
 
 
-@lru_cache(maxsize=50_000)
+STEMS_KEPT = 50_000
+"""Sentences whose stems :func:`_stems` keeps (the oldest tenth goes when full)."""
+
+_STEMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+
 def _stems(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    # Cached per sentence: one worker tokenises a sentence for dedup and clustering, then again
-    # for its story's fact pool, its concepts and its LexRank rating; the cache makes that once.
+    # Kept per sentence: one worker tokenises a sentence for dedup and clustering, then again
+    # for its story's fact pool, its concepts and its LexRank rating; keeping it makes that once.
+    # A plain dict rather than lru_cache, so tokens carried in a message can be put in it.
+    known = _STEMS.get(text)
+    if known is not None:
+        return known
     every: list[str] = []
     content: list[str] = []
     for word in sentence_words(text):
@@ -126,7 +136,52 @@ def _stems(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         every.append(stemmed)
         if len(word) > 1:
             content.append(stemmed)
-    return tuple(every), tuple(content)
+    found = (tuple(every), tuple(content))
+    _keep_stems(text, found)
+    return found
+
+
+def _keep_stems(text: str, found: tuple[tuple[str, ...], tuple[str, ...]]) -> None:
+    if len(_STEMS) >= STEMS_KEPT:
+        for old in list(islice(_STEMS, STEMS_KEPT // 10)):
+            del _STEMS[old]
+    _STEMS[text] = found
+
+
+SHORT_MARK = "~"
+"""Prefixes a stem of a one-character word in :func:`encode_stems` (no word contains it)."""
+
+
+def encode_stems(text: str) -> str:
+    """A text's LexRank stems as one string, its content terms recoverable from it.
+
+    This is how tokens travel in a message (``PreparedArticle.tokens``): one string a sentence,
+    a few bytes over the stems themselves, parsed back with one ``split``.
+    """
+    every, content = _stems(text)
+    if len(every) == len(content):
+        return " ".join(every)
+    short = _short_positions(text)
+    return " ".join(SHORT_MARK + s if i in short else s for i, s in enumerate(every))
+
+
+def _short_positions(text: str) -> set[int]:
+    kept = [w for w in sentence_words(text) if w not in STOP_WORDS]
+    return {i for i, w in enumerate(kept) if len(w) <= 1}
+
+
+def remember_stems(text: str, encoded: str) -> None:
+    """Take a text's stems from :func:`encode_stems` output instead of tokenising it again."""
+    if text in _STEMS:
+        return
+    if SHORT_MARK not in encoded:
+        every = tuple(encoded.split())
+        _keep_stems(text, (every, every))
+        return
+    marked = encoded.split()
+    every = tuple(s.removeprefix(SHORT_MARK) for s in marked)
+    content = tuple(s for s in marked if not s.startswith(SHORT_MARK))
+    _keep_stems(text, (every, content))
 
 
 def entities(sentences: Iterable[str]) -> list[str]:

@@ -180,6 +180,25 @@ def test_features_are_computed_once_per_article():
     assert f.title_terms and f.sentence_terms and f.content_hash
 
 
+def test_carried_tokens_give_the_features_tokenising_gives(monkeypatch):
+    from stream import text
+    from stream.features import tokenise
+    from stream.models import PreparedArticle
+
+    body = "\n\n".join(QUAKE + ["The U.S. sent 5 teams, a spokesman said on Tuesday."])
+    original = article("a", body, title="Quake hits valley")
+    carried = PreparedArticle.model_validate_json(
+        original.model_copy(update={"tokens": tokenise(original)}).model_dump_json()
+    )
+    expected = analyse(original)
+    stems = {s: text._stems(s) for s in [original.title, *original.sentences]}
+    # A process that never saw the text: the tokens must be taken, not recomputed.
+    monkeypatch.setattr(text, "_STEMS", {})
+    monkeypatch.setattr(text, "sentence_words", None)
+    assert analyse(carried) == expected
+    assert {s: text._stems(s) for s in stems} == stems  # single characters ("5") kept apart
+
+
 def test_evicted_stories_leave_no_index_entries_behind():
     from datetime import timedelta
 

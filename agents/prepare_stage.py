@@ -1,0 +1,123 @@
+"""The prepare stage's work on a batch of raw messages, in the worker or in its helper processes.
+
+Parsing, cleaning and tokenising an article needs nothing but the message itself, so it can run
+beside the agents that must run in order (clustering, summaries) instead of taking turns with
+them on the worker's one Python thread. The worker hands each batch that ``stream.take_events``
+gives it to a small process pool (``STORYSTREAM_PREPARE_PROCESSES``, default 1) and awaits the
+result, so its event loop keeps clustering and summarising meanwhile; with 0 the batch is
+prepared inline. Either way the outcome of a message is the same bytes.
+
+Helpers are spawned (not forked from a process that runs threads) and die with the worker:
+Linux is asked to signal them when their parent goes (a crashed worker leaves no orphans).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import logging
+import multiprocessing
+import signal
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Literal
+
+from stream.features import tokenise
+from stream.offline import partition_key
+from stream.prepare import Rejected, parse_article
+
+log = logging.getLogger("storystream")
+
+
+@dataclass(frozen=True, slots=True)
+class PrepareOptions:
+    """What preparing a message depends on besides the message (the worker's settings)."""
+
+    max_bytes: int
+    default_source: str
+    partition_by: Literal["language", "section", "global"]
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A message that became an article: the key and value to send to ``articles.prepared``."""
+
+    key: bytes
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A message that cannot become an article, with the reason for its dead letter."""
+
+    reason: str
+    error_type: str
+
+
+def prepare_batch(payloads: list[bytes], options: PrepareOptions) -> list[Accepted | Refused]:
+    """Validate, clean and tokenise each message; one outcome per payload, in order."""
+    outcomes: list[Accepted | Refused] = []
+    for payload in payloads:
+        try:
+            article = parse_article(
+                payload, max_bytes=options.max_bytes, default_source=options.default_source
+            )
+        except Rejected as rejected:
+            outcomes.append(Refused(rejected.reason, rejected.error_type))
+            continue
+        article.tokens = tokenise(article)
+        key = partition_key(article, options.partition_by).encode()
+        outcomes.append(Accepted(key, article.model_dump_json().encode()))
+    return outcomes
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGTERM this helper when the worker that spawned it exits (or is killed)."""
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+class PrepareStage:
+    """Runs :func:`prepare_batch` in ``processes`` helper processes, or inline when 0."""
+
+    def __init__(self, options: PrepareOptions, processes: int) -> None:
+        self.options = options
+        self.processes = processes
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def run(self, payloads: list[bytes]) -> list[Accepted | Refused]:
+        """The outcomes of a batch; the event loop runs other agents while helpers work."""
+        if self.processes <= 0:
+            return prepare_batch(payloads, self.options)
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_die_with_parent,
+            )
+        loop = asyncio.get_running_loop()
+        size = -(-len(payloads) // self.processes)
+        chunks = [payloads[i : i + size] for i in range(0, len(payloads), size)]
+        try:
+            done = await asyncio.gather(
+                *(
+                    loop.run_in_executor(self._pool, prepare_batch, chunk, self.options)
+                    for chunk in chunks
+                )
+            )
+        except BrokenProcessPool:
+            # A helper died (killed, out of memory): start new ones next time, do this batch here.
+            log.warning("prepare helper process died; preparing this batch in the worker")
+            self.close()
+            return prepare_batch(payloads, self.options)
+        return [outcome for outcomes in done for outcome in outcomes]
+
+    def close(self) -> None:
+        """Stop the helpers (they also stop by themselves when the worker exits)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
