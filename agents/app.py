@@ -3,7 +3,8 @@
     articles.raw --prepare--> articles.prepared (key: language) --cluster--> stories.assignments
     (key: story id) --summarise--> stories.updates (key: story id); bad input --> articles.dlq
 
-- ``prepare`` validates and cleans; anything bad becomes a DeadLetter with the reason.
+- ``prepare`` validates, cleans and tokenises batches in helper processes
+  (:mod:`agents.prepare_stage`); anything bad becomes a DeadLetter with the reason.
 - ``cluster`` runs one :class:`~stream.tracker.StoryTracker` per language. Its durable state is a
   changelog-backed table of the articles it placed (in arrival order); a restarted or moved worker
   replays that table into a fresh tracker before it takes the next article.

@@ -53,7 +53,11 @@ class Settings(BaseSettings):
         ge=0,
         description="Helper processes that parse, clean and tokenise (0: in the worker itself).",
     )
-    prepare_max_batch: int = Field(default=200, ge=1)
+    prepare_max_batch: int = Field(
+        default=32,
+        ge=1,
+        description="Most raw messages a prepare batch takes (bursts stall the loop).",
+    )
     prepare_batch_seconds: float = Field(
         default=0.02, gt=0, description="Longest wait to fill a batch for the prepare helpers."
     )
