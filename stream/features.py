@@ -67,14 +67,26 @@ def _whole_article(article: PreparedArticle) -> tuple[list[str], int, str]:
     return names, len(body_words), content_hash(body_words)
 
 
+def remember_tokens(article: PreparedArticle) -> ArticleTokens | None:
+    """Put the stems an article carries where every stage looks sentences up by text.
+
+    Returns the tokens when they fit the article (None when absent or stale: then the text is
+    tokenised where needed). Both stages that read an article call this, so a story summarised
+    on another worker than the one that clustered it does not tokenise either.
+    """
+    tokens = article.tokens
+    if tokens is None or len(tokens.sentences) != len(article.sentences):
+        return None
+    remember_stems(article.title, tokens.title)
+    for sentence, encoded in zip(article.sentences, tokens.sentences, strict=True):
+        remember_stems(sentence, encoded)
+    return tokens
+
+
 def analyse(article: PreparedArticle) -> ArticleFeatures:
     """Tokenise an article once for every later stage (or take the tokens it carries)."""
-    tokens = article.tokens
-    if tokens is not None and len(tokens.sentences) == len(article.sentences):
-        # Later stages (the fact pool, LexRank) look sentences up by text: give them these.
-        remember_stems(article.title, tokens.title)
-        for sentence, encoded in zip(article.sentences, tokens.sentences, strict=True):
-            remember_stems(sentence, encoded)
+    tokens = remember_tokens(article)
+    if tokens is not None:
         names, word_count, hashed = tokens.entities, tokens.words, tokens.content_hash
     else:
         names, word_count, hashed = _whole_article(article)

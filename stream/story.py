@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from stream.alerts import AlertRules, AlertState, evaluate
 from stream.facts import FactPool
+from stream.features import remember_tokens
 from stream.models import (
     Alert,
     Assignment,
@@ -60,6 +61,7 @@ class StoryState(BaseModel):
         """Add an article; returns False when it was already here (a producer retry)."""
         if article.id in self.article_ids:
             return False
+        remember_tokens(article)
         self.article_ids.append(article.id)
         if article.source not in self.sources:
             self.sources.append(article.source)

@@ -123,22 +123,13 @@ _STEMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
 def _stems(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     # Kept per sentence: one worker tokenises a sentence for dedup and clustering, then again
     # for its story's fact pool, its concepts and its LexRank rating; keeping it makes that once.
-    # A plain dict rather than lru_cache, so tokens carried in a message can be put in it.
+    # A plain dict rather than lru_cache, so tokens carried in a message can be put in it; they
+    # are decoded by the same function as the ones made here, so both are the same by design.
     known = _STEMS.get(text)
-    if known is not None:
-        return known
-    every: list[str] = []
-    content: list[str] = []
-    for word in sentence_words(text):
-        if word in STOP_WORDS:
-            continue
-        stemmed = stem(word)
-        every.append(stemmed)
-        if len(word) > 1:
-            content.append(stemmed)
-    found = (tuple(every), tuple(content))
-    _keep_stems(text, found)
-    return found
+    if known is None:
+        known = _decode_stems(encode_stems(text))
+        _keep_stems(text, known)
+    return known
 
 
 def _keep_stems(text: str, found: tuple[tuple[str, ...], tuple[str, ...]]) -> None:
@@ -155,33 +146,34 @@ SHORT_MARK = "~"
 def encode_stems(text: str) -> str:
     """A text's LexRank stems as one string, its content terms recoverable from it.
 
-    This is how tokens travel in a message (``PreparedArticle.tokens``): one string a sentence,
-    a few bytes over the stems themselves, parsed back with one ``split``.
+    The one place that decides which words count: stop words are dropped, and one-character
+    words ("5", the "s" of "U.S.") are kept for LexRank, as sumy does, but are not content
+    terms. This is also how tokens travel in a message (``PreparedArticle.tokens``): one string
+    a sentence, a few bytes over the stems themselves, parsed back with one ``split``.
     """
-    every, content = _stems(text)
-    if len(every) == len(content):
-        return " ".join(every)
-    short = _short_positions(text)
-    return " ".join(SHORT_MARK + s if i in short else s for i, s in enumerate(every))
+    marked = []
+    for word in sentence_words(text):
+        if word in STOP_WORDS:
+            continue
+        stemmed = stem(word)
+        marked.append(stemmed if len(word) > 1 else SHORT_MARK + stemmed)
+    return " ".join(marked)
 
 
-def _short_positions(text: str) -> set[int]:
-    kept = [w for w in sentence_words(text) if w not in STOP_WORDS]
-    return {i for i, w in enumerate(kept) if len(w) <= 1}
+def _decode_stems(encoded: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(LexRank stems, content terms) from :func:`encode_stems` output."""
+    marked = encoded.split()
+    if SHORT_MARK not in encoded:
+        every = tuple(marked)
+        return every, every
+    every = tuple(s.removeprefix(SHORT_MARK) for s in marked)
+    return every, tuple(s for s in marked if not s.startswith(SHORT_MARK))
 
 
 def remember_stems(text: str, encoded: str) -> None:
     """Take a text's stems from :func:`encode_stems` output instead of tokenising it again."""
-    if text in _STEMS:
-        return
-    if SHORT_MARK not in encoded:
-        every = tuple(encoded.split())
-        _keep_stems(text, (every, every))
-        return
-    marked = encoded.split()
-    every = tuple(s.removeprefix(SHORT_MARK) for s in marked)
-    content = tuple(s for s in marked if not s.startswith(SHORT_MARK))
-    _keep_stems(text, (every, content))
+    if text not in _STEMS:
+        _keep_stems(text, _decode_stems(encoded))
 
 
 def entities(sentences: Iterable[str]) -> list[str]:

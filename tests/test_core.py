@@ -197,6 +197,9 @@ def test_carried_tokens_give_the_features_tokenising_gives(monkeypatch):
     monkeypatch.setattr(text, "sentence_words", None)
     assert analyse(carried) == expected
     assert {s: text._stems(s) for s in stems} == stems  # single characters ("5") kept apart
+    # The summary stage takes them too (a story may be summarised on another worker).
+    monkeypatch.setattr(text, "_STEMS", {})
+    assert StoryState(story_id="s").add(carried)
 
 
 def test_evicted_stories_leave_no_index_entries_behind():
