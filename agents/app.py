@@ -10,6 +10,8 @@
   replays that table into a fresh tracker before it takes the next article.
 - ``summarise`` keeps one :class:`~stream.story.StoryState` per story in a changelog-backed table,
   coalesces bursts with ``stream.take(within=debounce)``, and emits a version only on change.
+  The work itself runs in a helper process that keeps states parsed (:mod:`agents.summary_stage`);
+  the agent writes the states it returns and sends the versions.
   The alert rules run there too, on each new version, with their memory in the story's state
   (``stories.alerts``): no second consumer of ``stories.updates`` and no second table write.
 - Every worker also folds all of ``stories.updates`` into a :class:`~stream.views.StoryView` that
@@ -23,8 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -33,13 +33,12 @@ import faust
 from agents.metrics import Metrics
 from agents.prepare_stage import PrepareOptions, PrepareStage, Refused
 from agents.settings import Settings
+from agents.summary_stage import BatchOutcome, SummaryOptions, SummaryStage
 from agents.viewer import UpdatesFeed
 from agents.web import LiveHub, register_web
-from stream.alerts import AlertRules
-from stream.models import Alert, Assignment, DeadLetter, PreparedArticle, StoryUpdate, utc_now
+from stream.models import Assignment, DeadLetter, PreparedArticle, StoryUpdate, utc_now
 from stream.offline import partition_key
 from stream.story import StoryState
-from stream.summarize import SummaryConfig
 from stream.tracker import StoryTracker
 from stream.views import StoryView
 
@@ -49,7 +48,7 @@ EVICTION_SWEEP_EVERY = 2_000
 """Commands between sweeps of the story table for stories past their retention."""
 
 LIVE_STATES = 5_000
-"""Parsed story states kept between batches (the busiest stories: most recently used)."""
+"""Parsed story states the summary work keeps between batches (the most recently used)."""
 
 
 def _json(model: Any) -> bytes:
@@ -107,12 +106,6 @@ def build_app(settings: Settings) -> faust.App:
 
     stories = story_table("stories")
     trackers: dict[str, StoryTracker] = {}
-    summary_config = SummaryConfig(words=settings.summary_words)
-    rules = AlertRules(
-        breaking_outlets=settings.breaking_outlets,
-        breaking_minutes=settings.breaking_minutes,
-        resume_quiet_hours=settings.resume_quiet_hours,
-    )
     metrics = Metrics()
     view = StoryView(retention=timedelta(days=settings.story_retention_days))
     hub = LiveHub(view)
@@ -238,78 +231,76 @@ def build_app(settings: Settings) -> faust.App:
                     await assignments.send(key=gone.encode(), value=_json(merge))
 
     story_sweeps = _Every(EVICTION_SWEEP_EVERY)
-    live_states = _StateCache(stories, LIVE_STATES)
-    clock: dict[str, datetime] = {}
+    summary_stage = SummaryStage(
+        SummaryOptions(
+            words=settings.summary_words,
+            breaking_outlets=settings.breaking_outlets,
+            breaking_minutes=settings.breaking_minutes,
+            resume_quiet_hours=settings.resume_quiet_hours,
+            live_states=LIVE_STATES,
+        ),
+        in_helper=settings.summary_process,
+    )
+    latest_event: dict[str, datetime] = {}
+    activity: dict[str, datetime | None] = {}  # story id -> its last event, for eviction
     retention = timedelta(days=settings.story_retention_days)
 
     def _evict_quiet_stories() -> None:
         """Delete stories quiet for longer than the retention (by the stream's event time)."""
-        now = clock.get("now")
+        now = latest_event.get("now")
         if now is None:
             return
         for story_id, raw in list(stories.items()):
-            state = live_states.peek(story_id, raw)
-            last = state.last_event or state.first_seen
+            if story_id in activity:
+                last = activity[story_id]
+            else:  # stored before this worker took the partition: read it once
+                state = StoryState.model_validate_json(raw)
+                last = activity[story_id] = state.last_event or state.first_seen
             if last is not None and now - last > retention:
                 stories.pop(story_id, None)
+                activity.pop(story_id, None)
+                summary_stage.forget(story_id)
+
+    async def summarise_batch(commands: list[bytes], named: set[str]) -> BatchOutcome:
+        """Run the summary work, giving it the stored state of every story it does not hold."""
+        current = {story_id: stories.get(story_id) for story_id in named}
+        stored = {s: t for s, t in current.items() if not summary_stage.holds(s, t)}
+        outcome = await summary_stage.run(commands, stored)
+        if outcome.missing:  # the work let a state go, or its process was replaced
+            named |= {s for s in outcome.missing if s != "*"}
+            outcome = await summary_stage.run(commands, {s: stories.get(s) for s in named})
+        return outcome
 
     @app.agent(assignments, concurrency=1)
     async def summarise(stream: faust.StreamT[bytes]) -> None:
-        async for batch in stream.take(
+        batches = cast(faust.Stream[bytes], stream).take_events(
             settings.debounce_max_batch, within=settings.debounce_seconds
-        ):
+        )
+        async for events in batches:
+            commands = [e.value if isinstance(e.value, bytes) else b"" for e in events]
+            # Every command is keyed by the story it changes.
+            named = {e.message.key.decode() for e in events if e.message.key}
+            metrics.articles.labels(agent="summarise", direction="in").inc(len(events))
+            # Not counted as busy: with the helper process the loop runs other agents meanwhile.
+            outcome = await summarise_batch(commands, named)
             with metrics.busy("summarise"):
-                touched: dict[str, StoryState] = {}
-                replayed: set[str] = set()
-                arrivals: dict[str, list[datetime]] = {}
-                metrics.articles.labels(agent="summarise", direction="in").inc(len(batch))
-                for value in batch:
-                    command = Assignment.model_validate_json(value)
-                    state = touched.get(command.story_id)
-                    if state is None:
-                        state = touched[command.story_id] = live_states.take(command.story_id)
-                    if command.kind == "merge" and command.into:
-                        if state.article_ids and state.absorbed_into is None:
-                            hand_over = Assignment(
-                                kind="absorb",
-                                story_id=command.into,
-                                state=state.model_dump(
-                                    mode="json", exclude={"last_update", "alerts"}
-                                ),
-                            )
-                            await assignments.send(
-                                key=command.into.encode(), value=_json(hand_over)
-                            )
-                        state.absorbed_into = command.into
-                        continue
-                    if not state.apply(command):
-                        replayed.add(command.story_id)
-                    if command.article is not None:
-                        when = command.article.event_time
-                        clock["now"] = max(clock.get("now", when), when)
-                        arrivals.setdefault(command.story_id, []).append(
-                            command.article.received_at
-                        )
+                for story_id, text in outcome.hand_overs:
+                    await assignments.send(key=story_id.encode(), value=text.encode())
                 outgoing: list[tuple[str, str]] = []
-                fired: list[Alert] = []
-                for story_id, state in touched.items():
-                    if state.absorbed_into is None and state.article_ids:
-                        started = time.perf_counter()
-                        update = state.render(utc_now(), summary_config)
-                        metrics.summary_seconds.observe(time.perf_counter() - started)
-                        if update is not None:
-                            state.last_update = update.model_dump_json()
-                            outgoing.append((story_id, state.last_update))
-                            fired += state.alerts_for(update, rules, utc_now())
-                        elif story_id in replayed and state.last_update:
-                            # A redelivered input after a crash: re-send the version it produced
-                            # (same version, same content) and its alerts, in case they were lost.
-                            outgoing.append((story_id, state.last_update))
-                            last = StoryUpdate.model_validate_json(state.last_update)
-                            fired += state.alerts_for(last, rules, utc_now())
-                    live_states.put(story_id, state)
+                fired: list[tuple[str, str, str]] = []
+                for story_id, story in outcome.stories.items():
+                    stories[story_id] = story.state
+                    activity[story_id] = story.last_activity
+                    if story.render_seconds is not None:
+                        metrics.summary_seconds.observe(story.render_seconds)
+                    if story.update is not None:
+                        outgoing.append((story_id, story.update))
+                    fired += [(story_id, rule, text) for rule, text in story.alerts]
+                if outcome.latest_event is not None:
+                    now = latest_event.get("now", outcome.latest_event)
+                    latest_event["now"] = max(now, outcome.latest_event)
                 # Sweep by work done, not batches: a backlog batch holds hundreds of commands.
-                if story_sweeps.tick(len(batch)):
+                if story_sweeps.tick(len(events)):
                     _evict_quiet_stories()
                 if outgoing:
                     # The state naming these versions must be durable before any consumer sees
@@ -317,56 +308,17 @@ def build_app(settings: Settings) -> faust.App:
                     await app.producer.flush()
                     for story_id, payload in outgoing:
                         await updates.send(key=story_id.encode(), value=payload.encode())
-                    for item in fired:
-                        await alerts.send(key=item.story_id.encode(), value=_json(item))
-                        metrics.alerts.labels(rule=item.rule).inc()
+                    for story_id, rule, text in fired:
+                        await alerts.send(key=story_id.encode(), value=text.encode())
+                        metrics.alerts.labels(rule=rule).inc()
                     metrics.story_versions.inc(len(outgoing))
                     metrics.articles.labels(agent="summarise", direction="out").inc(len(outgoing))
                     sent_at = utc_now()
                     for story_id, _ in outgoing:
-                        for received in arrivals.get(story_id, ()):
+                        for received in outcome.arrivals.get(story_id, ()):
                             metrics.update_delay.observe((sent_at - received).total_seconds())
 
     return app
-
-
-class _StateCache:
-    """The ``stories`` table with its busiest entries kept parsed between batches.
-
-    Parsing a story's state from its JSON on every batch and dumping it back cost more than
-    summarising it. The table (and its changelog) stays the truth: ``put`` writes the JSON and
-    keeps the object beside the exact text written; ``take`` reuses the object only while the
-    table still holds that text, so a rebalance or recovery that changed the entry is re-read.
-    ``take`` removes the entry, so a batch that fails half-way never leaves a mutated object.
-    """
-
-    def __init__(self, table: Any, size: int) -> None:
-        self.table = table
-        self.size = size
-        self._parsed: OrderedDict[str, tuple[str, StoryState]] = OrderedDict()
-
-    def take(self, story_id: str) -> StoryState:
-        stored = self.table.get(story_id)
-        cached = self._parsed.pop(story_id, None)
-        if stored and cached is not None and cached[0] == stored:
-            return cached[1]
-        if stored:
-            return StoryState.model_validate_json(stored)
-        return StoryState(story_id=story_id)
-
-    def peek(self, story_id: str, stored: str) -> StoryState:
-        """The state stored as ``stored``, parsed only if it is not the one kept (read-only)."""
-        cached = self._parsed.get(story_id)
-        if cached is not None and cached[0] == stored:
-            return cached[1]
-        return StoryState.model_validate_json(stored)
-
-    def put(self, story_id: str, state: StoryState) -> None:
-        text = state.model_dump_json()
-        self.table[story_id] = text
-        self._parsed[story_id] = (text, state)
-        if len(self._parsed) > self.size:
-            self._parsed.popitem(last=False)
 
 
 class _Every:

@@ -7,23 +7,19 @@ gives it to a small process pool (``STORYSTREAM_PREPARE_PROCESSES``, default 1) 
 result, so its event loop keeps clustering and summarising meanwhile; with 0 the batch is
 prepared inline. Either way the outcome of a message is the same bytes.
 
-Helpers are spawned (not forked from a process that runs threads) and die with the worker:
-Linux is asked to signal them when their parent goes (a crashed worker leaves no orphans).
+Helpers are spawned and die with the worker (:mod:`agents.helpers`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
-import multiprocessing
-import signal
-import sys
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Literal
 
+from agents.helpers import spawn_helpers
 from stream.features import tokenise
 from stream.offline import partition_key
 from stream.prepare import Rejected, parse_article
@@ -73,14 +69,6 @@ def prepare_batch(payloads: list[bytes], options: PrepareOptions) -> list[Accept
     return outcomes
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to SIGTERM this helper when the worker that spawned it exits (or is killed)."""
-    if sys.platform.startswith("linux"):
-        pr_set_pdeathsig = 1
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-
 class PrepareStage:
     """Runs :func:`prepare_batch` in ``processes`` helper processes, or inline when 0."""
 
@@ -94,11 +82,7 @@ class PrepareStage:
         if self.processes <= 0:
             return prepare_batch(payloads, self.options)
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.processes,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_die_with_parent,
-            )
+            self._pool = spawn_helpers(self.processes)
         loop = asyncio.get_running_loop()
         size = -(-len(payloads) // self.processes)
         chunks = [payloads[i : i + size] for i in range(0, len(payloads), size)]

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
         ge=0,
         description="Helper processes that parse, clean and tokenise (0: in the worker itself).",
     )
+    summary_process: bool = Field(
+        default=True,
+        description="Summarise in a helper process that keeps story states parsed (else inline).",
+    )
     prepare_max_batch: int = Field(
         default=32,
         ge=1,

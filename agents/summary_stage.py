@@ -1,0 +1,226 @@
+"""The summary stage's work on a batch of commands, in a helper process or in the worker.
+
+Applying articles to a story and rendering its next version is a third of a worker's CPU and
+needs no I/O. With ``STORYSTREAM_SUMMARY_PROCESS`` (the default) it runs in one helper process
+that keeps the busiest stories' states parsed between batches, while the worker's loop goes on
+consuming and clustering. The ``stories`` table stays the truth: the worker writes the state
+text each batch returns (its changelog makes it durable), and hands the helper the stored text
+of any story whose state the helper did not produce last (a restart, a rebalance, a story the
+helper let go of). Without the helper the same :class:`SummaryWork` runs inline.
+
+The helper is a single process on purpose: a story's state must be changed by one owner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from agents.helpers import spawn_helpers
+from stream.alerts import AlertRules
+from stream.models import Alert, Assignment, StoryUpdate, utc_now
+from stream.story import StoryState
+from stream.summarize import SummaryConfig
+
+log = logging.getLogger("storystream")
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryOptions:
+    """What summarising depends on besides the commands (the worker's settings)."""
+
+    words: int
+    breaking_outlets: int
+    breaking_minutes: float
+    resume_quiet_hours: float
+    live_states: int = 5_000
+
+
+@dataclass(slots=True)
+class StoryOutcome:
+    """What a batch did to one story."""
+
+    state: str
+    """The state's JSON, for the ``stories`` table."""
+    update: str | None = None
+    """A version to send: a new one, or the last one again for a redelivered command."""
+    alerts: list[tuple[str, str]] = field(default_factory=list)
+    """(rule, Alert JSON) of each alert this version fires."""
+    last_activity: datetime | None = None
+    render_seconds: float | None = None
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    """What a batch of commands produced, for the worker to write and send."""
+
+    stories: dict[str, StoryOutcome] = field(default_factory=dict)
+    hand_overs: list[tuple[str, str]] = field(default_factory=list)
+    """``absorb`` commands for the stories that took over merged ones: (story id, JSON)."""
+    latest_event: datetime | None = None
+    arrivals: dict[str, list[datetime]] = field(default_factory=dict)
+    """When each new article reached us, by story (for the produce-to-update delay metric)."""
+    missing: list[str] = field(default_factory=list)
+    """Stories whose state was neither given nor kept: nothing was done; give their text."""
+
+
+class SummaryWork:
+    """Applies commands to story states and renders versions; keeps recent states parsed."""
+
+    def __init__(self, options: SummaryOptions) -> None:
+        self.options = options
+        self.config = SummaryConfig(words=options.words)
+        self.rules = AlertRules(
+            breaking_outlets=options.breaking_outlets,
+            breaking_minutes=options.breaking_minutes,
+            resume_quiet_hours=options.resume_quiet_hours,
+        )
+        self._states: OrderedDict[str, StoryState] = OrderedDict()
+
+    def run(self, commands: list[bytes], stored: dict[str, str | None]) -> BatchOutcome:
+        """Apply a batch. ``stored``: the table's text (None: absent) of stories not kept here.
+
+        A story named by a command must be in ``stored`` or kept from the last batch that
+        returned it; otherwise nothing is done and the story is reported ``missing``.
+        """
+        parsed = [Assignment.model_validate_json(c) for c in commands]
+        named = {c.story_id for c in parsed}
+        missing = sorted(s for s in named if s not in stored and s not in self._states)
+        if missing:
+            return BatchOutcome(missing=missing)
+        for story_id, text in stored.items():
+            self._states.pop(story_id, None)
+            if story_id in named:
+                self._states[story_id] = (
+                    StoryState.model_validate_json(text) if text else StoryState(story_id=story_id)
+                )
+        outcome = BatchOutcome()
+        touched: dict[str, StoryState] = {}
+        replayed: set[str] = set()
+        for command in parsed:
+            state = touched.get(command.story_id)
+            if state is None:
+                state = touched[command.story_id] = self._states.pop(command.story_id)
+            if command.kind == "merge" and command.into:
+                if state.article_ids and state.absorbed_into is None:
+                    hand_over = Assignment(
+                        kind="absorb",
+                        story_id=command.into,
+                        state=state.model_dump(mode="json", exclude={"last_update", "alerts"}),
+                    )
+                    outcome.hand_overs.append((command.into, hand_over.model_dump_json()))
+                state.absorbed_into = command.into
+                continue
+            if not state.apply(command):
+                replayed.add(command.story_id)
+            if command.article is not None:
+                when = command.article.event_time
+                latest = outcome.latest_event
+                outcome.latest_event = when if latest is None else max(latest, when)
+                outcome.arrivals.setdefault(command.story_id, []).append(
+                    command.article.received_at
+                )
+        for story_id, state in touched.items():
+            outcome.stories[story_id] = self._finish(state, story_id in replayed)
+            self._states[story_id] = state
+        while len(self._states) > self.options.live_states:
+            self._states.popitem(last=False)
+        return outcome
+
+    def _finish(self, state: StoryState, replayed: bool) -> StoryOutcome:
+        """Render the story's next version (or re-send the last one) and its alerts."""
+        update_text: str | None = None
+        fired: list[Alert] = []
+        seconds: float | None = None
+        if state.absorbed_into is None and state.article_ids:
+            started = time.perf_counter()
+            update = state.render(utc_now(), self.config)
+            seconds = time.perf_counter() - started
+            if update is not None:
+                update_text = state.last_update = update.model_dump_json()
+                fired = state.alerts_for(update, self.rules, utc_now())
+            elif replayed and state.last_update:
+                # A redelivered input after a crash: re-send the version it produced (same
+                # version, same content) and its alerts, in case they were lost.
+                update_text = state.last_update
+                last = StoryUpdate.model_validate_json(state.last_update)
+                fired = state.alerts_for(last, self.rules, utc_now())
+        return StoryOutcome(
+            state=state.model_dump_json(),
+            update=update_text,
+            alerts=[(a.rule, a.model_dump_json()) for a in fired],
+            last_activity=state.last_event or state.first_seen,
+            render_seconds=seconds,
+        )
+
+
+_WORK: SummaryWork | None = None
+"""The helper process's own work (its parsed states live as long as the process)."""
+
+
+def _run_in_helper(
+    options: SummaryOptions, commands: list[bytes], stored: dict[str, str | None]
+) -> BatchOutcome:
+    global _WORK
+    if _WORK is None or _WORK.options != options:
+        _WORK = SummaryWork(options)
+    return _WORK.run(commands, stored)
+
+
+class SummaryStage:
+    """Runs :class:`SummaryWork` in one helper process, or inline; tracks what the helper holds."""
+
+    def __init__(self, options: SummaryOptions, in_helper: bool) -> None:
+        self.options = options
+        self.in_helper = in_helper
+        self._inline = SummaryWork(options)
+        self._pool: ProcessPoolExecutor | None = None
+        self._given: dict[str, str] = {}
+        """Story id -> the state text last returned: what the work holds parsed, if anything."""
+
+    def holds(self, story_id: str, stored: str | None) -> bool:
+        """Whether the work's kept state of a story is the one the table holds now."""
+        given = self._given.get(story_id)
+        return given is not None and (given is stored or given == stored)
+
+    def forget(self, story_id: str) -> None:
+        """A story left the table (evicted): its kept state must not come back."""
+        self._given.pop(story_id, None)
+
+    async def run(self, commands: list[bytes], stored: dict[str, str | None]) -> BatchOutcome:
+        """Apply a batch; ``stored`` holds the table's text of every story not :meth:`holds`."""
+        if not self.in_helper:
+            outcome = self._inline.run(commands, stored)
+        else:
+            try:
+                outcome = await self._in_helper(commands, stored)
+            except BrokenProcessPool:
+                log.warning("summary helper process died; starting a new one")
+                self.close()
+                self._given.clear()
+                outcome = BatchOutcome(missing=["*"])
+        for story_id, story in outcome.stories.items():
+            self._given[story_id] = story.state
+        return outcome
+
+    async def _in_helper(
+        self, commands: list[bytes], stored: dict[str, str | None]
+    ) -> BatchOutcome:
+        if self._pool is None:
+            self._pool = spawn_helpers(1)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._pool, _run_in_helper, self.options, commands, stored
+        )
+
+    def close(self) -> None:
+        """Stop the helper (it also stops by itself when the worker exits)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None

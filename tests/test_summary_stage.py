@@ -1,0 +1,78 @@
+"""The summary stage: the same versions kept in a helper, kept inline, or re-read every batch."""
+
+from __future__ import annotations
+
+import asyncio
+
+from agents.summary_stage import SummaryOptions, SummaryStage, SummaryWork
+from stream.models import Assignment
+from tests.factories import article
+
+OPTIONS = SummaryOptions(words=60, breaking_outlets=2, breaking_minutes=60, resume_quiet_hours=6)
+SENTENCES = [
+    "Dockworkers at Port Alder walked off the job on Monday in a dispute over automation and pay.",
+    "The Harbour Workers Union said about 4,200 members joined the strike after talks collapsed.",
+    "The port authority said 31 ships were waiting at anchor by Monday afternoon.",
+    "The transport minister urged both sides to return to mediation on Tuesday morning.",
+]
+
+
+def _batches() -> list[list[bytes]]:
+    def placed(ident: str, story: str, body: list[str], source: str) -> bytes:
+        item = article(ident, "\n\n".join(body), source=source, title="Port strike")
+        return Assignment(story_id=story, article=item).model_dump_json().encode()
+
+    return [
+        [placed("a1", "s1", SENTENCES[:3], "One"), placed("b1", "s2", SENTENCES[1:], "Two")],
+        [placed("a2", "s1", SENTENCES, "Three")],
+        [Assignment(kind="merge", story_id="s2", into="s1").model_dump_json().encode()],
+    ]
+
+
+def _versions(outcomes: list) -> list[tuple[str, str | None, int]]:
+    return [
+        (story_id, story.update and story.update.split('"updated_at"')[0], len(story.alerts))
+        for outcome in outcomes
+        for story_id, story in sorted(outcome.stories.items())
+    ]
+
+
+def test_kept_states_and_states_read_back_give_the_same_versions():
+    kept = SummaryWork(OPTIONS)
+    table: dict[str, str] = {}
+    kept_out, reread_out = [], []
+    for commands in _batches():
+        named = {Assignment.model_validate_json(c).story_id for c in commands}
+        first = kept.run(commands, {s: None for s in named if s not in table})
+        kept_out.append(first)
+        fresh = SummaryWork(OPTIONS)  # as after a restart: only the table is left
+        reread_out.append(fresh.run(commands, {s: table.get(s) for s in named}))
+        table.update({s: o.state for s, o in first.stories.items()})
+    assert _versions(kept_out) == _versions(reread_out)
+    assert kept_out[2].hand_overs and kept_out[2].hand_overs[0][0] == "s1"
+
+
+def test_a_story_neither_given_nor_kept_is_reported_not_guessed():
+    work = SummaryWork(OPTIONS)
+    outcome = work.run(_batches()[1], {})
+    assert outcome.missing == ["s1"] and not outcome.stories
+
+
+def test_helper_process_gives_what_inline_work_gives():
+    def run(stage: SummaryStage) -> list:
+        outcomes, table = [], {}
+        for commands in _batches():
+            named = {Assignment.model_validate_json(c).story_id for c in commands}
+            stored = {s: table.get(s) for s in named if not stage.holds(s, table.get(s))}
+            outcome = asyncio.run(stage.run(commands, stored))
+            assert not outcome.missing and not stored.keys() & table.keys()  # kept, not re-sent
+            table.update({s: o.state for s, o in outcome.stories.items()})
+            outcomes.append(outcome)
+        return outcomes
+
+    helper = SummaryStage(OPTIONS, in_helper=True)
+    try:
+        pooled = run(helper)
+    finally:
+        helper.close()
+    assert _versions(pooled) == _versions(run(SummaryStage(OPTIONS, in_helper=False)))
