@@ -16,7 +16,7 @@ from functools import cached_property
 from itertools import chain
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from stream.models import PreparedArticle
 from stream.quality import is_summary_worthy, strip_dateline
@@ -32,12 +32,27 @@ class Fact(BaseModel):
     """A sentence-level fact with its attribution."""
 
     text: str
-    terms: list[str]
+    terms: list[str] = Field(
+        default_factory=list,
+        exclude=True,
+        description="Its content terms, sorted; not stored: they follow from the text.",
+    )
     article_ids: list[str]
     sources: list[str]
     time: datetime
     position: int = Field(description="Smallest sentence index at which an article carried it.")
     seq: int = Field(description="Arrival order in the pool; breaks ties deterministically.")
+
+    @model_validator(mode="after")
+    def _terms_from_text(self) -> Fact:
+        """Derive the terms a stored fact leaves out (a third of a story state's bytes).
+
+        The same computation that made them (:meth:`FactPool.add_article`): the text kept is
+        the sentence without its dateline, and the fact pool reads its terms from that text.
+        """
+        if not self.terms:
+            self.terms = sorted(frozenset(terms(self.text)))
+        return self
 
     # cached_property, not PrivateAttr: after the first call it is a plain instance-dict read,
     # where pydantic's private attributes go through a slow __getattr__ (measured: 11 % of a
