@@ -15,8 +15,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -299,3 +302,21 @@ class LocalBroker:
             return f"stopped (home {self.home})"
         state = "answering" if answers_metadata(self.bootstrap) else "not answering"
         return f"running, pid {pid}, {self.bootstrap}, {state}"
+
+
+@contextmanager
+def throwaway_broker(heap: str | None = None) -> Iterator[LocalBroker]:
+    """A started broker on free ports in a temporary home, removed with its data on exit.
+
+    For tests and benchmarks: each run writes gigabytes of topic data, and homes left behind
+    filled this machine's disk after a few dozen benchmark runs.
+    """
+    home = Path(tempfile.mkdtemp(prefix="storystream-kafka-"))
+    options = {"heap": heap} if heap else {}
+    broker = LocalBroker(home, port=free_port(), controller_port=free_port(), **options)
+    try:
+        broker.start()
+        yield broker
+    finally:
+        broker.stop()
+        shutil.rmtree(home, ignore_errors=True)

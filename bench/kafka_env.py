@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from agents.broker import LocalBroker, free_port
+from agents.broker import free_port, throwaway_broker
 from agents.settings import Settings
 from agents.topics import ensure_topics
 
@@ -27,13 +27,8 @@ def broker() -> Iterator[tuple[str, int | None]]:
     if bootstrap:
         yield bootstrap, None
         return
-    local = LocalBroker(Path(tempfile.mkdtemp(prefix="storystream-kafka-")), port=free_port(),
-                        controller_port=free_port(), heap="768m")
-    bootstrap = local.start()
-    try:
-        yield bootstrap, local.running_pid()
-    finally:
-        local.stop()
+    with throwaway_broker(heap="768m") as local:
+        yield local.bootstrap, local.running_pid()
 
 
 def environment(bootstrap: str, **extra: str) -> tuple[dict[str, str], Settings]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,17 +39,10 @@ def kafka_broker() -> Iterator[tuple[str, object | None]]:
         with KafkaContainer().with_kraft() as container:
             yield container.get_bootstrap_server(), None
         return
-    from agents.broker import LocalBroker, free_port
+    from agents.broker import throwaway_broker
 
-    broker = LocalBroker(
-        Path(tempfile.mkdtemp(prefix="storystream-kafka-")),
-        port=free_port(),
-        controller_port=free_port(),
-    )
-    try:
-        yield broker.start(), broker
-    finally:
-        broker.stop()
+    with throwaway_broker() as broker:
+        yield broker.bootstrap, broker
 
 
 @pytest.fixture(scope="session")
