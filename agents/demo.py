@@ -18,6 +18,7 @@ from pathlib import Path
 
 from agents.broker import LocalBroker, answers_metadata, free_port, port_is_free
 from agents.feeds import feed_messages, make_consumer, make_producer, produce
+from agents.helpers import killed_with_parent
 from agents.render import render_update
 from agents.settings import Settings
 from agents.topics import ensure_topics
@@ -35,6 +36,9 @@ def start_worker(settings: Settings, env_overrides: dict[str, str]) -> subproces
         [sys.executable, "-m", "agents", "worker"],
         env=env,
         start_new_session=True,
+        # A worker outlives a killed launcher otherwise (its own session): one left from an
+        # interrupted benchmark took a third of a core from every run after it.
+        preexec_fn=killed_with_parent,
         stdout=subprocess.DEVNULL,
         stderr=(settings.state_dir / "worker.log").open("ab"),
     )

@@ -16,12 +16,21 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to SIGTERM this helper when the worker that spawned it exits (or is killed)."""
+def die_with_parent(sig: int = signal.SIGTERM) -> None:
+    """Ask Linux to send ``sig`` to this process when the one that started it exits or dies."""
     if sys.platform.startswith("linux"):
         pr_set_pdeathsig = 1
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+        libc.prctl(pr_set_pdeathsig, sig)
+
+
+def killed_with_parent() -> None:
+    """:func:`die_with_parent` with SIGKILL: for a worker whose launcher is gone.
+
+    A faust worker's graceful stop can hang when its broker went with the launcher (it kept
+    retrying for half an hour, using a third of a core); nothing waits for it any more.
+    """
+    die_with_parent(signal.SIGKILL)
 
 
 def spawn_helpers(processes: int) -> ProcessPoolExecutor:
@@ -29,5 +38,5 @@ def spawn_helpers(processes: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(
         max_workers=processes,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=_die_with_parent,
+        initializer=die_with_parent,
     )
