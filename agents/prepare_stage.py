@@ -21,6 +21,7 @@ from typing import Literal
 
 from agents.helpers import spawn_helpers
 from stream.features import tokenise
+from stream.models import WIRE_EXCLUDE
 from stream.offline import partition_key
 from stream.prepare import Rejected, parse_article
 
@@ -65,7 +66,7 @@ def prepare_batch(payloads: list[bytes], options: PrepareOptions) -> list[Accept
             continue
         article.tokens = tokenise(article)
         key = partition_key(article, options.partition_by).encode()
-        outcomes.append(Accepted(key, article.model_dump_json().encode()))
+        outcomes.append(Accepted(key, article.model_dump_json(exclude=set(WIRE_EXCLUDE)).encode()))
     return outcomes
 
 

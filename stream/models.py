@@ -92,9 +92,15 @@ class PreparedArticle(Article):
     """An article after validation and cleaning: what flows between our agents.
 
     Sentences are split once here and carried along, so no later stage re-splits the text;
-    ``tokens``, when present, carries their stems too.
+    ``tokens``, when present, carries their stems too. The body is left out of the messages
+    between stages (:data:`WIRE_EXCLUDE`): no stage after cleaning reads it, and it was a third
+    of every prepared article, assignment and cluster-log entry.
     """
 
+    body: str = Field(
+        default="",
+        description="The cleaned text. Not carried between stages, which read ``sentences``.",
+    )
     sentences: list[str] = Field(default_factory=list)
     paragraph_starts: list[int] = Field(
         default_factory=list, description="Index into sentences where each paragraph begins."
@@ -106,6 +112,10 @@ class PreparedArticle(Article):
     def event_time(self) -> datetime:
         """When the article happened for clustering: its publish time, else when we saw it."""
         return self.published_at or as_utc(self.received_at)
+
+
+WIRE_EXCLUDE = frozenset({"body"})
+"""Fields of a PreparedArticle not sent to ``articles.prepared`` (see PreparedArticle)."""
 
 
 class DedupKind(StrEnum):
