@@ -5,20 +5,26 @@
 
 - ``prepare`` validates, cleans and tokenises batches in helper processes
   (:mod:`agents.prepare_stage`); anything bad becomes a DeadLetter with the reason.
-- ``cluster`` runs one :class:`~stream.tracker.StoryTracker` per language. Its durable state is a
-  changelog-backed table of the articles it placed (in arrival order); a restarted or moved worker
-  replays that table into a fresh tracker before it takes the next article.
+- ``cluster`` runs one :class:`~stream.tracker.StoryTracker` per partition key, in a helper
+  process that places batches of articles (:mod:`agents.cluster_stage`); the agent writes the
+  cluster log and sends the assignments each batch returns. The log is a changelog-backed table
+  of the articles placed (in arrival order): a tracker the helper lacks (a restarted or moved
+  worker, a replaced helper) is rebuilt from it before the next article.
 - ``summarise`` keeps one :class:`~stream.story.StoryState` per story in a changelog-backed table,
-  coalesces bursts with ``stream.take(within=debounce)``, and emits a version only on change.
-  The work itself runs in a helper process that keeps states parsed (:mod:`agents.summary_stage`);
-  the agent writes the states it returns and sends the versions.
+  coalesces bursts into batches (a ``debounce`` window, collected while the previous batch is
+  worked on), and emits a version only on change. The work runs in a helper process that keeps
+  states parsed (:mod:`agents.summary_stage`); the agent writes the states it returns, and sends
+  a batch's versions once the flush that makes those states durable is done, while the helper
+  already works on the next batch.
   The alert rules run there too, on each new version, with their memory in the story's state
   (``stories.alerts``): no second consumer of ``stories.updates`` and no second table write.
 - Every worker also folds all of ``stories.updates`` into a :class:`~stream.views.StoryView` that
   its web pages serve (:mod:`agents.viewer`, :mod:`agents.web`).
 
 Agents use ``concurrency=1``: with more, faust can commit an offset past an event still being
-processed (an open faust bug), which would lose it in a crash.
+processed (an open faust bug), which would lose it in a crash. The batching agents take their
+batches with ``noack_take`` and ack each event only once what it caused is in the producer
+buffer.
 
 Agents produce with ``send_soon``: the message joins faust's producer buffer and the agent goes
 on; faust flushes that buffer before it commits the offsets of the events that caused them
@@ -31,21 +37,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 import faust
+from faust.streams import _current_event as current_event
+from faust.types import EventT
 
+from agents.cluster_stage import ClusterOptions, ClusterOutcome, ClusterStage
 from agents.metrics import Metrics
+from agents.prefetch import prefetched
 from agents.prepare_stage import PrepareOptions, PrepareStage, Refused
 from agents.settings import Settings
 from agents.summary_stage import BatchOutcome, SummaryOptions, SummaryStage
 from agents.viewer import UpdatesFeed
 from agents.web import LiveHub, register_web
-from stream.models import Assignment, DeadLetter, PreparedArticle, StoryUpdate, utc_now
-from stream.offline import partition_key
+from stream.models import DeadLetter, StoryUpdate, utc_now
 from stream.story import StoryState
-from stream.tracker import StoryTracker
 from stream.views import StoryView
 
 log = logging.getLogger("storystream")
@@ -111,7 +122,6 @@ def build_app(settings: Settings) -> faust.App:
         )
 
     stories = story_table("stories")
-    trackers: dict[str, StoryTracker] = {}
     metrics = Metrics()
     view = StoryView(retention=timedelta(days=settings.story_retention_days))
     hub = LiveHub(view)
@@ -189,52 +199,49 @@ def build_app(settings: Settings) -> faust.App:
                     prepared.send_soon(key=outcome.key, value=outcome.value)
                     metrics.articles.labels(agent="prepare", direction="out").inc()
 
-    def tracker_for(key: str) -> StoryTracker:
-        tracker = trackers.get(key)
-        if tracker is None:
-            # Rebuild from the changelog-backed log: replay placed articles in arrival order.
-            tracker = trackers[key] = StoryTracker()
-            entries = []
-            for _, value in placed_log.items():
-                article = PreparedArticle.model_validate_json(value)
-                if partition_key(article, settings.partition_by) == key:
-                    entries.append(article)
-            for article in sorted(entries, key=lambda a: (a.model_extra or {}).get("seq", 0)):
-                tracker.step(article)
-            log.info("rebuilt tracker %s from %d logged articles", key, len(entries))
-        return tracker
+    cluster_stage = ClusterStage(
+        ClusterOptions(partition_by=settings.partition_by), in_helper=settings.cluster_process
+    )
+
+    async def place_batch(values: list[bytes]) -> ClusterOutcome:
+        """Place a batch, handing the helper the cluster log when it lacks a key's tracker."""
+        outcome = await cluster_stage.run(values)
+        if outcome.missing:  # a fresh worker or helper: rebuild from the log, in the helper
+            outcome = await cluster_stage.run(values, [entry for _, entry in placed_log.items()])
+        return outcome
 
     @app.agent(prepared, concurrency=1)
     async def cluster(stream: faust.StreamT[bytes]) -> None:
-        async for value in stream:
+        events_stream = cast(faust.Stream[bytes], stream)
+        # Batches for the helper process; acked once their outputs are in the producer buffer.
+        # The next batch is collected while the helper places this one.
+        batches = cast(
+            AsyncIterator[list[EventT[bytes]]],
+            events_stream.noack_take(settings.cluster_max_batch, settings.cluster_batch_seconds),
+        )
+        async for events in prefetched(batches):
+            values = [e.value if isinstance(e.value, bytes) else b"" for e in events]
+            metrics.articles.labels(agent="cluster", direction="in").inc(len(events))
+            # Not counted as busy: with the helper process the loop runs other agents meanwhile.
+            outcome = await place_batch(values)
             with metrics.busy("cluster"):
-                article = PreparedArticle.model_validate_json(value)
-                metrics.articles.labels(agent="cluster", direction="in").inc()
-                tracker = tracker_for(partition_key(article, settings.partition_by))
-                placed = tracker.step(article)
-                outcome = "replay" if placed.replay else placed.dedup.kind.value
-                metrics.dedup.labels(outcome=outcome).inc()
-                if not placed.replay:
-                    logged = article.model_copy(update={"seq": len(tracker)})
-                    # Without its tokens: a replay after a restart is rare, the log is written
-                    # for every article.
-                    placed_log[article.id] = logged.model_dump_json(exclude={"tokens"})
-                for forgotten in tracker.drain_forgotten():
-                    placed_log.pop(forgotten, None)
-                command = Assignment(
-                    story_id=placed.story_id,
-                    article=article,
-                    dedup=placed.dedup,
-                    merged_from=list(placed.merged_from),
-                )
-                assignments.send_soon(key=placed.story_id.encode(), value=_json(command))
-                metrics.articles.labels(agent="cluster", direction="out").inc()
-                metrics.clustered_stories.set(
-                    sum(len(t.clusterer.stories) for t in trackers.values())
-                )
-                for gone in placed.merged_from:
-                    merge = Assignment(kind="merge", story_id=gone, into=placed.story_id)
-                    assignments.send_soon(key=gone.encode(), value=_json(merge))
+                for event, placed in zip(events, outcome.placed, strict=True):
+                    # The cluster log is partitioned like the article's topic: faust takes the
+                    # partition of a table write from the current event (task-local; the
+                    # stream's own attribute belongs to the task filling the batches).
+                    current_event.set(weakref.ref(event))
+                    metrics.dedup.labels(outcome=placed.outcome).inc()
+                    if placed.log_entry is not None:
+                        placed_log[placed.article_id] = placed.log_entry
+                    for forgotten in placed.forgotten:
+                        placed_log.pop(forgotten, None)
+                    for key, value in placed.commands:
+                        assignments.send_soon(key=key, value=value)
+                current_event.set(None)
+                metrics.articles.labels(agent="cluster", direction="out").inc(len(outcome.placed))
+                metrics.clustered_stories.set(outcome.stories)
+            for event in events:
+                await events_stream.ack(event)
 
     story_sweeps = _Every(EVICTION_SWEEP_EVERY)
     summary_stage = SummaryStage(
@@ -277,54 +284,101 @@ def build_app(settings: Settings) -> faust.App:
             outcome = await summary_stage.run(commands, {s: stories.get(s) for s in named})
         return outcome
 
+    def write_batch(outcome: BatchOutcome, size: int) -> Publication:
+        """Write what a batch changed to the table; return what may be sent once it is durable."""
+        with metrics.busy("summarise"):
+            for story_id, text in outcome.hand_overs:
+                assignments.send_soon(key=story_id.encode(), value=text.encode())
+            publication = Publication(arrivals=outcome.arrivals)
+            for story_id, story in outcome.stories.items():
+                stories[story_id] = story.state
+                activity[story_id] = story.last_activity
+                if story.render_seconds is not None:
+                    metrics.summary_seconds.observe(story.render_seconds)
+                if story.update is not None:
+                    publication.updates.append((story_id, story.update))
+                publication.alerts += [(story_id, rule, text) for rule, text in story.alerts]
+            if outcome.latest_event is not None:
+                now = latest_event.get("now", outcome.latest_event)
+                latest_event["now"] = max(now, outcome.latest_event)
+            # Sweep by work done, not batches: a backlog batch holds hundreds of commands.
+            if story_sweeps.tick(size):
+                _evict_quiet_stories()
+        return publication
+
+    async def publish(
+        stream: faust.Stream[bytes], events: list[EventT[bytes]], publication: Publication
+    ) -> None:
+        """Send a batch's versions and alerts once its states are durable; then ack its events.
+
+        The state naming a version must be durable before any consumer sees the version:
+        otherwise a crash could re-render it with different content. The events are acked
+        only after their versions are in the producer's buffer, which faust flushes before it
+        commits their offsets: a crash before that redelivers them, and the states they
+        already changed re-send their last version.
+        """
+        if publication.updates:
+            await app.producer.flush()
+            with metrics.busy("summarise"):
+                for story_id, payload in publication.updates:
+                    updates.send_soon(key=story_id.encode(), value=payload.encode())
+                for story_id, rule, text in publication.alerts:
+                    alerts.send_soon(key=story_id.encode(), value=text.encode())
+                    metrics.alerts.labels(rule=rule).inc()
+                metrics.story_versions.inc(len(publication.updates))
+                metrics.articles.labels(agent="summarise", direction="out").inc(
+                    len(publication.updates)
+                )
+                sent_at = utc_now()
+                for story_id, _ in publication.updates:
+                    for received in publication.arrivals.get(story_id, ()):
+                        metrics.update_delay.observe((sent_at - received).total_seconds())
+        for event in events:
+            await stream.ack(event)
+
     @app.agent(assignments, concurrency=1)
     async def summarise(stream: faust.StreamT[bytes]) -> None:
-        batches = cast(faust.Stream[bytes], stream).take_events(
-            settings.debounce_max_batch, within=settings.debounce_seconds
+        # A pipeline of three steps, each on its own batch: collecting batch N+2 (faust's
+        # take window, asked ahead), summarising batch N+1 in the helper process, and the
+        # flush that must precede batch N's versions. Table writes and sends keep their order
+        # (states of N, flush, versions of N, states of N+1...), as in one batch at a time.
+        events_stream = cast(faust.Stream[bytes], stream)
+        # noack_take yields events (typed as values), which this agent acks itself.
+        batches = cast(
+            AsyncIterator[list[EventT[bytes]]],
+            events_stream.noack_take(settings.debounce_max_batch, settings.debounce_seconds),
         )
-        async for events in batches:
-            commands = [e.value if isinstance(e.value, bytes) else b"" for e in events]
-            # Every command is keyed by the story it changes.
-            named = {e.message.key.decode() for e in events if e.message.key}
-            metrics.articles.labels(agent="summarise", direction="in").inc(len(events))
-            # Not counted as busy: with the helper process the loop runs other agents meanwhile.
-            outcome = await summarise_batch(commands, named)
-            with metrics.busy("summarise"):
-                for story_id, text in outcome.hand_overs:
-                    assignments.send_soon(key=story_id.encode(), value=text.encode())
-                outgoing: list[tuple[str, str]] = []
-                fired: list[tuple[str, str, str]] = []
-                for story_id, story in outcome.stories.items():
-                    stories[story_id] = story.state
-                    activity[story_id] = story.last_activity
-                    if story.render_seconds is not None:
-                        metrics.summary_seconds.observe(story.render_seconds)
-                    if story.update is not None:
-                        outgoing.append((story_id, story.update))
-                    fired += [(story_id, rule, text) for rule, text in story.alerts]
-                if outcome.latest_event is not None:
-                    now = latest_event.get("now", outcome.latest_event)
-                    latest_event["now"] = max(now, outcome.latest_event)
-                # Sweep by work done, not batches: a backlog batch holds hundreds of commands.
-                if story_sweeps.tick(len(events)):
-                    _evict_quiet_stories()
-                if outgoing:
-                    # The state naming these versions must be durable before any consumer sees
-                    # them: otherwise a crash could re-render a version with different content.
-                    await app.producer.flush()
-                    for story_id, payload in outgoing:
-                        updates.send_soon(key=story_id.encode(), value=payload.encode())
-                    for story_id, rule, text in fired:
-                        alerts.send_soon(key=story_id.encode(), value=text.encode())
-                        metrics.alerts.labels(rule=rule).inc()
-                    metrics.story_versions.inc(len(outgoing))
-                    metrics.articles.labels(agent="summarise", direction="out").inc(len(outgoing))
-                    sent_at = utc_now()
-                    for story_id, _ in outgoing:
-                        for received in outcome.arrivals.get(story_id, ()):
-                            metrics.update_delay.observe((sent_at - received).total_seconds())
+        publishing: asyncio.Future[None] | None = None
+        try:
+            async for events in prefetched(batches):
+                commands = [e.value if isinstance(e.value, bytes) else b"" for e in events]
+                # Every command is keyed by the story it changes.
+                named = {e.message.key.decode() for e in events if e.message.key}
+                metrics.articles.labels(agent="summarise", direction="in").inc(len(events))
+                # Not counted as busy: with the helper process the loop runs other agents.
+                outcome = await summarise_batch(commands, named)
+                if publishing is not None:
+                    await publishing
+                publication = write_batch(outcome, len(events))
+                publishing = asyncio.ensure_future(publish(events_stream, events, publication))
+            if publishing is not None:
+                await publishing
+        finally:
+            # Stopped mid-way (rebalance, shutdown): unacked events are delivered again.
+            if publishing is not None and not publishing.done():
+                publishing.cancel()
 
     return app
+
+
+@dataclass
+class Publication:
+    """A batch's versions and alerts, to send once the states behind them are durable."""
+
+    updates: list[tuple[str, str]] = field(default_factory=list)
+    alerts: list[tuple[str, str, str]] = field(default_factory=list)
+    """(story id, rule, Alert JSON)."""
+    arrivals: dict[str, list[datetime]] = field(default_factory=dict)
 
 
 class _Every:

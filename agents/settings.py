@@ -57,6 +57,16 @@ class Settings(BaseSettings):
         default=True,
         description="Summarise in a helper process that keeps story states parsed (else inline).",
     )
+    cluster_process: bool = Field(
+        default=True,
+        description="Dedup and cluster in a helper process that holds the trackers (else inline).",
+    )
+    cluster_max_batch: int = Field(
+        default=200, ge=1, description="Most prepared articles a clustering batch takes."
+    )
+    cluster_batch_seconds: float = Field(
+        default=0.02, gt=0, description="Longest wait to fill a clustering batch."
+    )
     prepare_max_batch: int = Field(
         default=32,
         ge=1,

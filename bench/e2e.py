@@ -28,10 +28,12 @@ import argparse
 import gc
 import http.client
 import json
+import os
 import random
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -105,6 +107,26 @@ def preload_stream(count: int, seed: int = 9) -> list[dict[str, object]]:
                     "published_at": START.isoformat(), "language": "en",
                     "section": SECTIONS[i % len(SECTIONS)]})
     return out
+
+
+LOAD_NICENESS = 10
+"""Niceness of the load generator's threads (the producer and the update consumer): the target
+is a machine whose cores the broker and the worker share; the generator stands in for the
+newsroom's ingest and for downstream readers, which run elsewhere. It takes what is left of
+the two cores and its CPU is reported beside theirs (``--load-nice 0`` gives it equal rank)."""
+
+
+def as_load(niceness: int, target: Callable[..., object], *args: object) -> threading.Thread:
+    """Start ``target(*args)`` in a thread at ``niceness`` (Linux: niceness is per thread)."""
+
+    def run() -> None:
+        if niceness:
+            os.nice(niceness)
+        target(*args)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
 
 
 @dataclass
@@ -183,12 +205,13 @@ class RunResult:
     produced: int
     worker_cpu: list[float]
     worker_rss: list[float]
-    helper_cpu: list[float]  # each worker's prepare helpers (STORYSTREAM_PREPARE_PROCESSES)
+    helper_cpu: list[float]  # each worker's helper processes (prepare and summary)
     helper_rss: list[float]
     broker_cpu: float | None
     broker_rss: float | None
     busy: dict[str, float]
     seconds: float
+    load_cpu: float  # this process: the generator's producer and update consumer
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -197,7 +220,8 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, seconds: float,
-        preload: int, debounce: float, helpers: int = 1) -> RunResult:
+        preload: int, debounce: float, helpers: int = 1,
+        load_nice: int = LOAD_NICENESS) -> RunResult:
     count = int(rate * seconds) if rate > 0 else int(seconds * 600)
     items = live_stream(count)
     env, settings = environment(
@@ -216,10 +240,8 @@ def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, secon
         time.sleep(3 * workers)  # let rebalances settle before measuring
         clock = Clock()
         stop = threading.Event()
-        watcher = threading.Thread(
-            target=watch_updates, args=(bootstrap, settings.topics["updates"], clock, stop)
-        )
-        watcher.start()
+        watcher = as_load(load_nice, watch_updates, bootstrap, settings.topics["updates"],
+                          clock, stop)
         if preload:
             warm = preload_stream(preload)
             produce(bootstrap, settings.topics["raw"], warm, 0, clock)
@@ -230,8 +252,9 @@ def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, secon
         helper_cpu0 = [{h: cpu_seconds(h) for h in descendants(p.pid)} for p in processes]
         broker_cpu0 = cpu_seconds(broker_pid) if broker_pid else None
         busy0 = [agent_busy(port) for port in ports]
+        load_cpu0 = cpu_seconds(os.getpid())
         started = time.time()
-        produce(bootstrap, settings.topics["raw"], items, rate, clock)
+        as_load(load_nice, produce, bootstrap, settings.topics["raw"], items, rate, clock).join()
         ids = [str(a["id"]) for a in items]
         deadline = time.monotonic() + max(120.0, seconds)
         while time.monotonic() < deadline and sum(i in clock.seen for i in ids[-200:]) < 200:
@@ -244,6 +267,7 @@ def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, secon
             for p, before in zip(processes, helper_cpu0, strict=True)
         ]
         broker_cpu = cpu_seconds(broker_pid) - broker_cpu0 if broker_pid and broker_cpu0 else None
+        load_cpu = cpu_seconds(os.getpid()) - load_cpu0
         busy: dict[str, float] = {}
         for port, before in zip(ports, busy0, strict=True):
             for agent, value in agent_busy(port).items():
@@ -265,6 +289,7 @@ def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, secon
         produced=len(ids), worker_cpu=cpu, worker_rss=rss, helper_cpu=helper_cpu,
         helper_rss=helper_rss, broker_cpu=broker_cpu,
         broker_rss=peak_rss_mb(broker_pid) if broker_pid else None, busy=busy, seconds=elapsed,
+        load_cpu=load_cpu,
     )
 
 
@@ -350,6 +375,8 @@ def main() -> None:
     parser.add_argument("--debounce", type=float, default=0.25)
     parser.add_argument("--helpers", type=int, default=1,
                         help="prepare helper processes per worker (0: prepare in the worker)")
+    parser.add_argument("--load-nice", type=int, default=LOAD_NICENESS,
+                        help="niceness of the load generator's threads (0: same as the service)")
     parser.add_argument("--naive", type=int, default=0, help="articles for the naive baseline")
     parser.add_argument("--core", default="", help="stories held, e.g. 1000,100000: core cost only")
     args = parser.parse_args()
@@ -364,17 +391,18 @@ def main() -> None:
     with broker() as (bootstrap, broker_pid):
         for workers in [int(w) for w in args.workers.split(",")]:
             result = run(bootstrap, broker_pid, workers, args.rate, args.seconds, args.preload,
-                         args.debounce, args.helpers)
+                         args.debounce, args.helpers, args.load_nice)
             results.append(result)
             print(f"done: {result}", file=sys.stderr, flush=True)
     print(f"\nstream: {results[0].produced:,} articles offered at "
           f"{'max' if args.rate <= 0 else f'{args.rate:g}/s'}, {args.preload:,} stories "
           f"preloaded, debounce {args.debounce:g} s, {args.helpers} prepare helper process(es) a "
-          f"worker, 4 partitions by section, 2 cores shared")
+          f"worker, 4 partitions by section, 2 cores shared, load generator at nice "
+          f"{args.load_nice}")
     print("\n| workers | offered art/s | sustained art/s | p50 s | p95 s | p99 s | completed | "
           "worker CPU (cores) | worker peak RSS MB | helper CPU (cores) | helper peak RSS MB | "
-          "broker CPU (cores) | broker peak RSS MB |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "broker CPU (cores) | broker peak RSS MB | load generator CPU (cores) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
         cores = " + ".join(f"{c / r.seconds:.2f}" for c in r.worker_cpu)
         rss = " + ".join(f"{m:,.0f}" for m in r.worker_rss)
@@ -384,7 +412,8 @@ def main() -> None:
         broker_rss = f"{r.broker_rss:,.0f}" if r.broker_rss is not None else "-"
         print(f"| {r.workers} | {r.offered:,.0f} | {r.sustained:,.0f} | {r.p50:.2f} | "
               f"{r.p95:.2f} | {r.p99:.2f} | {r.completed:,}/{r.produced:,} | {cores} | {rss} | "
-              f"{helper_cores} | {helper_rss} | {broker_cores} | {broker_rss} |")
+              f"{helper_cores} | {helper_rss} | {broker_cores} | {broker_rss} | "
+              f"{r.load_cpu / r.seconds:.2f} |")
     print("\n| workers | stage | busy s | ms per article | share of worker CPU |")
     print("| --- | --- | --- | --- | --- |")
     for r in results:

@@ -1,0 +1,178 @@
+"""The clustering stage's work on a batch of prepared articles, in a helper process or inline.
+
+Dedup and clustering are the largest per-article cost left on a worker's event loop, and they
+need no I/O. The loop is the one part of a worker that cannot use a second core: at 300
+articles/s it was the bottleneck, while the machine had a fifth of its CPU to spare. With
+``STORYSTREAM_CLUSTER_PROCESS`` (the default) one helper process holds the trackers (one per
+partition key) and places each batch; the loop writes the cluster log and sends the
+assignments the batch returns, both built in the helper.
+
+The cluster log stays the truth. A tracker the helper does not hold (a fresh worker, a replaced
+helper) is rebuilt from the log: the helper reports the keys it lacks, and the loop hands it the
+log's entries, which it replays in arrival order, exactly as the worker did before. The helper
+is a single process on purpose: a key's tracker must see its articles in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Literal
+
+from agents.helpers import spawn_helpers
+from stream.models import Assignment, PreparedArticle
+from stream.offline import partition_key
+from stream.tracker import StoryTracker
+
+log = logging.getLogger("storystream")
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterOptions:
+    """What placing an article depends on besides the article (the worker's settings)."""
+
+    partition_by: Literal["language", "section", "global"]
+
+
+@dataclass(slots=True)
+class PlacedArticle:
+    """What placing one article produced, for the loop to write and send."""
+
+    article_id: str
+    outcome: str
+    """Dedup's verdict (``unique``, ``duplicate_of``, ``syndicated_from``) or ``replay``."""
+    log_entry: str | None
+    """The article's cluster-log entry (JSON), or None for a replay (already logged)."""
+    commands: list[tuple[bytes, bytes]]
+    """(key, value) of each command for ``stories.assignments``, in order."""
+    forgotten: list[str]
+    """Articles its tracker let go (same key, same log partition): their entries are deleted."""
+
+
+@dataclass(slots=True)
+class ClusterOutcome:
+    """What a batch did."""
+
+    placed: list[PlacedArticle] = field(default_factory=list)
+    stories: int = 0
+    """Stories held by all trackers (the clusterer gauge)."""
+    missing: list[str] = field(default_factory=list)
+    """Partition keys with no tracker here: nothing was done; give the log to rebuild them."""
+
+
+def _json(model: Assignment) -> bytes:
+    return model.model_dump_json().encode()
+
+
+class ClusterWork:
+    """Places batches of prepared articles; keeps one tracker per partition key."""
+
+    def __init__(self, options: ClusterOptions) -> None:
+        self.options = options
+        self.trackers: dict[str, StoryTracker] = {}
+
+    def run(self, values: list[bytes], log_entries: list[str] | None) -> ClusterOutcome:
+        """Place a batch. ``log_entries``: the cluster log, to rebuild missing trackers from.
+
+        An article's key must have a tracker here, or ``log_entries`` must be given to rebuild
+        it; otherwise nothing is done and the key is reported ``missing``.
+        """
+        articles = [PreparedArticle.model_validate_json(value) for value in values]
+        keys = [partition_key(article, self.options.partition_by) for article in articles]
+        missing = sorted({key for key in keys if key not in self.trackers})
+        if missing and log_entries is None:
+            return ClusterOutcome(missing=missing)
+        if missing and log_entries is not None:
+            self._rebuild(missing, log_entries)
+        outcome = ClusterOutcome()
+        for article, key in zip(articles, keys, strict=True):
+            outcome.placed.append(self._place(self.trackers[key], article))
+        outcome.stories = sum(len(t.clusterer.stories) for t in self.trackers.values())
+        return outcome
+
+    def _place(self, tracker: StoryTracker, article: PreparedArticle) -> PlacedArticle:
+        placed = tracker.step(article)
+        entry = None
+        if not placed.replay:
+            logged = article.model_copy(update={"seq": len(tracker)})
+            # Without its tokens: a replay after a restart is rare, the log is written for
+            # every article.
+            entry = logged.model_dump_json(exclude={"tokens"})
+        command = Assignment(
+            story_id=placed.story_id,
+            article=article,
+            dedup=placed.dedup,
+            merged_from=list(placed.merged_from),
+        )
+        commands = [(placed.story_id.encode(), _json(command))]
+        for gone in placed.merged_from:
+            merge = Assignment(kind="merge", story_id=gone, into=placed.story_id)
+            commands.append((gone.encode(), _json(merge)))
+        outcome = "replay" if placed.replay else placed.dedup.kind.value
+        return PlacedArticle(article.id, outcome, entry, commands, tracker.drain_forgotten())
+
+    def _rebuild(self, keys: list[str], entries: list[str]) -> None:
+        """Fresh trackers for ``keys``, replaying their logged articles in arrival order."""
+        wanted = set(keys)
+        replay: dict[str, list[PreparedArticle]] = {key: [] for key in wanted}
+        for entry in entries:
+            article = PreparedArticle.model_validate_json(entry)
+            key = partition_key(article, self.options.partition_by)
+            if key in wanted:
+                replay[key].append(article)
+        for key, logged in replay.items():
+            tracker = self.trackers[key] = StoryTracker()
+            for article in sorted(logged, key=lambda a: (a.model_extra or {}).get("seq", 0)):
+                tracker.step(article)
+            tracker.drain_forgotten()  # already gone from the log when it was replayed
+            log.info("rebuilt tracker %s from %d logged articles", key, len(logged))
+
+
+_WORK: ClusterWork | None = None
+"""The helper process's own work (its trackers live as long as the process)."""
+
+
+def _run_in_helper(
+    options: ClusterOptions, values: list[bytes], log_entries: list[str] | None
+) -> ClusterOutcome:
+    global _WORK
+    if _WORK is None or _WORK.options != options:
+        _WORK = ClusterWork(options)
+    return _WORK.run(values, log_entries)
+
+
+class ClusterStage:
+    """Runs :class:`ClusterWork` in one helper process, or inline."""
+
+    def __init__(self, options: ClusterOptions, in_helper: bool) -> None:
+        self.options = options
+        self.in_helper = in_helper
+        self._inline = ClusterWork(options)
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def run(
+        self, values: list[bytes], log_entries: list[str] | None = None
+    ) -> ClusterOutcome:
+        """Place a batch; ``log_entries`` as in :meth:`ClusterWork.run`."""
+        if not self.in_helper:
+            return self._inline.run(values, log_entries)
+        if self._pool is None:
+            self._pool = spawn_helpers(1)
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(
+                self._pool, _run_in_helper, self.options, values, log_entries
+            )
+        except BrokenProcessPool:
+            log.warning("cluster helper process died; starting a new one")
+            self.close()
+            return ClusterOutcome(missing=["*"])  # the new helper holds no tracker
+
+    def close(self) -> None:
+        """Stop the helper (it also stops by itself when the worker exits)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
