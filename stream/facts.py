@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from stream.models import PreparedArticle
 from stream.quality import is_summary_worthy, strip_dateline
+from stream.sumy_scoring import lexrank_tf
 from stream.text import terms
 
 SAME_FACT = 0.6
@@ -66,6 +67,11 @@ class Fact(BaseModel):
     def term_id_array(self) -> np.ndarray:
         """The fact's terms as :func:`term_ids` (every new sentence is matched against them)."""
         return term_ids(self.term_set)
+
+    @cached_property
+    def lexrank_tf(self) -> dict[str, float]:
+        """The fact's LexRank tf row, built once: the fact is rated on every version."""
+        return lexrank_tf(self.text)
 
     @property
     def concepts(self) -> frozenset[str]:

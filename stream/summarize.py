@@ -89,8 +89,11 @@ def prior(fact: Fact, config: SummaryConfig) -> float:
 
 def score_facts(facts: Sequence[Fact], config: SummaryConfig) -> list[float]:
     """Static value of each fact: sumy's rating, article support and lead position (normalised)."""
+    rows = [f.lexrank_tf for f in facts] if config.scorer == "lexrank" else None
     rated = (
-        _normalise(sumy_scores([f.text for f in facts], config.scorer)) if config.sumy_weight else 0
+        _normalise(sumy_scores([f.text for f in facts], config.scorer, rows))
+        if config.sumy_weight
+        else 0
     )
     support = _normalise([math.log2(1 + f.support) for f in facts])
     lead = np.array([1.0 / (1 + f.position) for f in facts])

@@ -72,7 +72,9 @@ class VectorLexRank(LexRankSummarizer):  # type: ignore[misc]
         normalised: np.ndarray = matrix / degrees[:, None]
         return normalised
 
-    def ratings(self, texts: Sequence[str]) -> list[float]:
+    def ratings(
+        self, texts: Sequence[str], tf_rows: Sequence[dict[str, float]] | None = None
+    ) -> list[float]:
         """LexRank ratings (sumy's) of ``texts``: its ``__call__`` minus the document model.
 
         The same steps as ``LexRankSummarizer.__call__`` (sumy's tf, our idf and matrix, sumy's
@@ -83,7 +85,7 @@ class VectorLexRank(LexRankSummarizer):  # type: ignore[misc]
         """
         if not texts:
             return []
-        tf_metrics = [self._tf_row(text) for text in texts]
+        tf_metrics = list(tf_rows) if tf_rows is not None else [self._tf_row(t) for t in texts]
         # The terms of a sentence are its tf row's keys: sumy's idf counts exactly those.
         idf_metrics = self._compute_idf(tf_metrics)
         matrix = self._create_matrix(tf_metrics, self.threshold, tf_metrics, idf_metrics)
@@ -150,8 +152,26 @@ def _lexrank_words(text: str, summarizer: LexRankSummarizer) -> list[str]:
     return [stem(w) for w in words(text) if w not in stop_words]
 
 
-def sumy_scores(texts: Sequence[str], scorer: str = "lexrank") -> list[float]:
+def lexrank_tf(text: str) -> dict[str, float]:
+    """The LexRank tf row of one sentence (sumy's ``_compute_tf``), for callers that keep it.
+
+    A story's facts are rated on every version; a fact keeps its row (``Fact.lexrank_tf``),
+    where a shared cache of rows by text was emptied every few seconds by the new sentences
+    of a busy stream, and refilling it was a seventh of the summary work (py-spy).
+    """
+    summarizer = _summarizer("lexrank")
+    row: dict[str, float] = summarizer._compute_tf([_lexrank_words(text, summarizer)])[0]
+    return row
+
+
+def sumy_scores(
+    texts: Sequence[str],
+    scorer: str = "lexrank",
+    tf_rows: Sequence[dict[str, float]] | None = None,
+) -> list[float]:
     """Rate each text (one sentence each) with a sumy summarizer; returns one score per text.
+
+    ``tf_rows``: the texts' :func:`lexrank_tf` rows, when the caller keeps them (lexrank only).
 
     Example:
         >>> len(sumy_scores(["Troops moved north.", "Troops moved south today."]))
@@ -161,7 +181,7 @@ def sumy_scores(texts: Sequence[str], scorer: str = "lexrank") -> list[float]:
         return []
     summarizer = _summarizer(scorer)
     if isinstance(summarizer, VectorLexRank):
-        rated = summarizer.ratings(texts)
+        rated = summarizer.ratings(texts, tf_rows)
     else:
         rated = _ratings_through_document(summarizer, texts)
     # A pool where no two sentences are similar leaves sumy's power method dividing by zero:
