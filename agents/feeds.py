@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
 
@@ -98,8 +99,13 @@ def produce(
     return sent
 
 
-def make_consumer(bootstrap: str, topic: str, *, from_beginning: bool = True) -> KafkaConsumer:
-    """A group-less consumer that reads a topic from the start (or only new messages)."""
+def make_consumer(
+    bootstrap: str, topic: str, *, from_beginning: bool = True, **options: Any
+) -> KafkaConsumer:
+    """A group-less consumer that reads a topic from the start (or only new messages).
+
+    ``options`` go to kafka-python's ``KafkaConsumer`` (fetch sizes and waits, for instance).
+    """
     return KafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -108,4 +114,5 @@ def make_consumer(bootstrap: str, topic: str, *, from_beginning: bool = True) ->
         auto_offset_reset="earliest" if from_beginning else "latest",
         consumer_timeout_ms=500,
         client_id="storystream-tail",
+        **options,
     )

@@ -15,6 +15,8 @@ import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor
 
+from agents.runtime import tune_garbage_collector
+
 
 def die_with_parent(sig: int = signal.SIGTERM) -> None:
     """Ask Linux to send ``sig`` to this process when the one that started it exits or dies."""
@@ -33,10 +35,21 @@ def killed_with_parent() -> None:
     die_with_parent(signal.SIGKILL)
 
 
+def _start_helper() -> None:
+    """Set up a helper as the worker is set up: it exits with it, and collects garbage rarely.
+
+    The summary and clustering helpers hold what the worker's loop held before (story states,
+    trackers: millions of long-lived objects); with CPython's default thresholds the cycle
+    collector kept rescanning them, as it did in the worker before its tuning.
+    """
+    die_with_parent()
+    tune_garbage_collector()
+
+
 def spawn_helpers(processes: int) -> ProcessPoolExecutor:
     """A pool of ``processes`` helper processes that exit with this one."""
     return ProcessPoolExecutor(
         max_workers=processes,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=die_with_parent,
+        initializer=_start_helper,
     )

@@ -161,7 +161,10 @@ def produce(bootstrap: str, topic: str, items: list[dict[str, object]], rate: fl
 
 def watch_updates(bootstrap: str, topic: str, clock: Clock, stop: threading.Event) -> None:
     """Record, per article, the time of the first story version that includes it."""
-    consumer = make_consumer(bootstrap, topic, from_beginning=False)
+    # Fetching in larger, later batches costs the broker fewer requests and changes no figure:
+    # an update's time is its CreateTime, stamped by the worker that sent it.
+    consumer = make_consumer(bootstrap, topic, from_beginning=False, fetch_min_bytes=262_144,
+                             fetch_max_wait_ms=200)
     try:
         while not stop.is_set():
             for records in consumer.poll(timeout_ms=200, max_records=2000).values():
