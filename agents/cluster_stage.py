@@ -22,7 +22,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Literal
 
-from agents.helpers import spawn_helpers
+from agents.helpers import run_kept_work, spawn_helpers
 from stream.models import Assignment, PreparedArticle
 from stream.offline import partition_key
 from stream.tracker import StoryTracker
@@ -131,19 +131,6 @@ class ClusterWork:
             log.info("rebuilt tracker %s from %d logged articles", key, len(logged))
 
 
-_WORK: ClusterWork | None = None
-"""The helper process's own work (its trackers live as long as the process)."""
-
-
-def _run_in_helper(
-    options: ClusterOptions, values: list[bytes], log_entries: list[str] | None
-) -> ClusterOutcome:
-    global _WORK
-    if _WORK is None or _WORK.options != options:
-        _WORK = ClusterWork(options)
-    return _WORK.run(values, log_entries)
-
-
 class ClusterStage:
     """Runs :class:`ClusterWork` in one helper process, or inline."""
 
@@ -163,9 +150,10 @@ class ClusterStage:
             self._pool = spawn_helpers(1)
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(
-                self._pool, _run_in_helper, self.options, values, log_entries
+            outcome: ClusterOutcome = await loop.run_in_executor(
+                self._pool, run_kept_work, ClusterWork, self.options, values, log_entries
             )
+            return outcome
         except BrokenProcessPool:
             log.warning("cluster helper process died; starting a new one")
             self.close()

@@ -14,6 +14,7 @@ import multiprocessing
 import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 
 from agents.runtime import tune_garbage_collector
 
@@ -53,3 +54,20 @@ def spawn_helpers(processes: int) -> ProcessPoolExecutor:
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_start_helper,
     )
+
+
+_KEPT: dict[type, Any] = {}
+"""In a helper process: the work object kept for each work class (its state lives as long as
+the process: parsed story states, trackers)."""
+
+
+def run_kept_work(factory: type, options: object, *args: Any) -> Any:
+    """In a helper process: ``run(*args)`` on the work kept there for ``factory``.
+
+    The work is made from ``options`` on first use (or when they changed) and kept between
+    calls, which is what makes a single helper worth its pipe: it holds what it worked on.
+    """
+    work = _KEPT.get(factory)
+    if work is None or work.options != options:
+        work = _KEPT[factory] = factory(options)
+    return work.run(*args)

@@ -22,7 +22,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from agents.helpers import spawn_helpers
+from agents.helpers import run_kept_work, spawn_helpers
 from stream.alerts import AlertRules
 from stream.models import Alert, Assignment, StoryUpdate, utc_now
 from stream.story import StoryState
@@ -160,19 +160,6 @@ class SummaryWork:
         )
 
 
-_WORK: SummaryWork | None = None
-"""The helper process's own work (its parsed states live as long as the process)."""
-
-
-def _run_in_helper(
-    options: SummaryOptions, commands: list[bytes], stored: dict[str, str | None]
-) -> BatchOutcome:
-    global _WORK
-    if _WORK is None or _WORK.options != options:
-        _WORK = SummaryWork(options)
-    return _WORK.run(commands, stored)
-
-
 class SummaryStage:
     """Runs :class:`SummaryWork` in one helper process, or inline; tracks what the helper holds."""
 
@@ -215,9 +202,10 @@ class SummaryStage:
         if self._pool is None:
             self._pool = spawn_helpers(1)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._pool, _run_in_helper, self.options, commands, stored
+        outcome: BatchOutcome = await loop.run_in_executor(
+            self._pool, run_kept_work, SummaryWork, self.options, commands, stored
         )
+        return outcome
 
     def close(self) -> None:
         """Stop the helper (it also stops by itself when the worker exits)."""
