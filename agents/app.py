@@ -38,7 +38,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -49,7 +48,7 @@ from faust.types import EventT
 
 from agents.cluster_stage import ClusterOptions, ClusterOutcome, ClusterStage
 from agents.metrics import Metrics
-from agents.prefetch import prefetched
+from agents.prefetch import event_batches
 from agents.prepare_stage import PrepareOptions, PrepareStage, Refused
 from agents.settings import Settings
 from agents.summary_stage import BatchOutcome, SummaryOptions, SummaryStage
@@ -214,12 +213,10 @@ def build_app(settings: Settings) -> faust.App:
     async def cluster(stream: faust.StreamT[bytes]) -> None:
         events_stream = cast(faust.Stream[bytes], stream)
         # Batches for the helper process; acked once their outputs are in the producer buffer.
-        # The next batch is collected while the helper places this one.
-        batches = cast(
-            AsyncIterator[list[EventT[bytes]]],
-            events_stream.noack_take(settings.cluster_max_batch, settings.cluster_batch_seconds),
+        batches = event_batches(
+            events_stream, settings.cluster_max_batch, settings.cluster_batch_seconds
         )
-        async for events in prefetched(batches):
+        async for events in batches:
             values = [e.value if isinstance(e.value, bytes) else b"" for e in events]
             metrics.articles.labels(agent="cluster", direction="in").inc(len(events))
             # Not counted as busy: with the helper process the loop runs other agents meanwhile.
@@ -343,14 +340,12 @@ def build_app(settings: Settings) -> faust.App:
         # flush that must precede batch N's versions. Table writes and sends keep their order
         # (states of N, flush, versions of N, states of N+1...), as in one batch at a time.
         events_stream = cast(faust.Stream[bytes], stream)
-        # noack_take yields events (typed as values), which this agent acks itself.
-        batches = cast(
-            AsyncIterator[list[EventT[bytes]]],
-            events_stream.noack_take(settings.debounce_max_batch, settings.debounce_seconds),
+        batches = event_batches(
+            events_stream, settings.debounce_max_batch, settings.debounce_seconds
         )
         publishing: asyncio.Future[None] | None = None
         try:
-            async for events in prefetched(batches):
+            async for events in batches:
                 commands = [e.value if isinstance(e.value, bytes) else b"" for e in events]
                 # Every command is keyed by the story it changes.
                 named = {e.message.key.decode() for e in events if e.message.key}

@@ -1,11 +1,14 @@
-"""Fetch the next item of an async iterator while the caller works on the current one."""
+"""Fetch the next batch of events (or any async item) while the caller works on this one."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterable, AsyncIterator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
+
+import faust
+from faust.types import EventT
 
 T = TypeVar("T")
 
@@ -33,3 +36,16 @@ async def prefetched(source: AsyncIterable[T]) -> AsyncIterator[T]:
         # Collected so asyncio does not report it; nobody asked for this item, nor for its error.
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await pending
+
+
+def event_batches(
+    stream: faust.Stream[bytes], max_events: int, within: float
+) -> AsyncIterator[list[EventT[bytes]]]:
+    """Batches of a stream's events, the next one collected while the caller works on this one.
+
+    Taken with faust's ``noack_take``: nothing is acked for the caller, who acks each event
+    (``stream.ack``) once what it caused is in the producer buffer, which faust flushes before
+    it commits. (``noack_take`` yields events, though typed as values.)
+    """
+    batches = cast(AsyncIterator[list[EventT[bytes]]], stream.noack_take(max_events, within))
+    return prefetched(batches)
