@@ -109,18 +109,15 @@ def build_app(settings: Settings) -> faust.App:
         partitions=settings.partitions,
     )
 
-    def story_table(name: str) -> Any:
-        """A table keyed by story id, partitioned like the topic its agent reads."""
-        return app.Table(
-            name,
-            default=None,
-            key_type=str,
-            value_type=str,
-            partitions=settings.partitions,
-            use_partitioner=True,
-        )
-
-    stories = story_table("stories")
+    # Story id -> the story's packed state (StoryState.pack); bytes are stored raw.
+    stories = app.Table(
+        "stories",
+        default=None,
+        key_type=str,
+        value_type=bytes,
+        partitions=settings.partitions,
+        use_partitioner=True,
+    )
     metrics = Metrics()
     view = StoryView(retention=timedelta(days=settings.story_retention_days))
     hub = LiveHub(view)
@@ -264,7 +261,7 @@ def build_app(settings: Settings) -> faust.App:
             if story_id in activity:
                 last = activity[story_id]
             else:  # stored before this worker took the partition: read it once
-                state = StoryState.model_validate_json(raw)
+                state = StoryState.unpack(raw)
                 last = activity[story_id] = state.last_event or state.first_seen
             if last is not None and now - last > retention:
                 stories.pop(story_id, None)

@@ -147,7 +147,7 @@ class ClusterStage:
         if not self.in_helper:
             return self._inline.run(values, log_entries)
         if self._pool is None:
-            self._pool = spawn_helpers(1)
+            self._pool = spawn_helpers(1, "cluster")
         loop = asyncio.get_running_loop()
         try:
             outcome: ClusterOutcome = await loop.run_in_executor(

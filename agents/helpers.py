@@ -14,6 +14,7 @@ import multiprocessing
 import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from agents.runtime import tune_garbage_collector
@@ -36,7 +37,19 @@ def killed_with_parent() -> None:
     die_with_parent(signal.SIGKILL)
 
 
-def _start_helper() -> None:
+def name_process(name: str) -> None:
+    """Name this process as ``top``, ``ps -o comm`` and ``/proc/PID/comm`` show it.
+
+    A worker runs three kinds of helper, all ``python`` by default: named by stage, an
+    operator (and the benchmark) can tell which stage uses the CPU. Linux keeps 15 bytes.
+    """
+    try:
+        Path("/proc/self/comm").write_text(name[:15])
+    except OSError:  # not Linux, or no procfs: the name is a convenience only
+        pass
+
+
+def _start_helper(stage: str) -> None:
     """Set up a helper as the worker is set up: it exits with it, and collects garbage rarely.
 
     The summary and clustering helpers hold what the worker's loop held before (story states,
@@ -45,14 +58,21 @@ def _start_helper() -> None:
     """
     die_with_parent()
     tune_garbage_collector()
+    name_process(helper_name(stage))
 
 
-def spawn_helpers(processes: int) -> ProcessPoolExecutor:
-    """A pool of ``processes`` helper processes that exit with this one."""
+def helper_name(stage: str) -> str:
+    """The process name of a stage's helpers (``summary`` -> ``summary-helper``)."""
+    return f"{stage}-helper"
+
+
+def spawn_helpers(processes: int, stage: str) -> ProcessPoolExecutor:
+    """A pool of ``processes`` helper processes for ``stage`` that exit with this one."""
     return ProcessPoolExecutor(
         max_workers=processes,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_start_helper,
+        initargs=(stage,),
     )
 
 

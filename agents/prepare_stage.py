@@ -83,7 +83,7 @@ class PrepareStage:
         if self.processes <= 0:
             return prepare_batch(payloads, self.options)
         if self._pool is None:
-            self._pool = spawn_helpers(self.processes)
+            self._pool = spawn_helpers(self.processes, "prepare")
         loop = asyncio.get_running_loop()
         size = -(-len(payloads) // self.processes)
         chunks = [payloads[i : i + size] for i in range(0, len(payloads), size)]

@@ -3,8 +3,8 @@
 Applying articles to a story and rendering its next version is a third of a worker's CPU and
 needs no I/O. With ``STORYSTREAM_SUMMARY_PROCESS`` (the default) it runs in one helper process
 that keeps the busiest stories' states parsed between batches, while the worker's loop goes on
-consuming and clustering. The ``stories`` table stays the truth: the worker writes the state
-text each batch returns (its changelog makes it durable), and hands the helper the stored text
+consuming and clustering. The ``stories`` table stays the truth: the worker writes the packed
+state each batch returns (its changelog makes it durable), and hands the helper the stored state
 of any story whose state the helper did not produce last (a restart, a rebalance, a story the
 helper let go of). Without the helper the same :class:`SummaryWork` runs inline.
 
@@ -46,8 +46,8 @@ class SummaryOptions:
 class StoryOutcome:
     """What a batch did to one story."""
 
-    state: str
-    """The state's JSON, for the ``stories`` table."""
+    state: bytes
+    """The state, packed (:meth:`StoryState.pack`), for the ``stories`` table."""
     update: str | None = None
     """A version to send: a new one, or the last one again for a redelivered command."""
     alerts: list[tuple[str, str]] = field(default_factory=list)
@@ -67,7 +67,7 @@ class BatchOutcome:
     arrivals: dict[str, list[datetime]] = field(default_factory=dict)
     """When each new article reached us, by story (for the produce-to-update delay metric)."""
     missing: list[str] = field(default_factory=list)
-    """Stories whose state was neither given nor kept: nothing was done; give their text."""
+    """Stories whose state was neither given nor kept: nothing was done; give their state."""
 
 
 class SummaryWork:
@@ -83,8 +83,8 @@ class SummaryWork:
         )
         self._states: OrderedDict[str, StoryState] = OrderedDict()
 
-    def run(self, commands: list[bytes], stored: dict[str, str | None]) -> BatchOutcome:
-        """Apply a batch. ``stored``: the table's text (None: absent) of stories not kept here.
+    def run(self, commands: list[bytes], stored: dict[str, bytes | None]) -> BatchOutcome:
+        """Apply a batch. ``stored``: the table's value (None: absent) of stories not kept here.
 
         A story named by a command must be in ``stored`` or kept from the last batch that
         returned it; otherwise nothing is done and the story is reported ``missing``.
@@ -94,11 +94,11 @@ class SummaryWork:
         missing = sorted(s for s in named if s not in stored and s not in self._states)
         if missing:
             return BatchOutcome(missing=missing)
-        for story_id, text in stored.items():
+        for story_id, packed in stored.items():
             self._states.pop(story_id, None)
             if story_id in named:
                 self._states[story_id] = (
-                    StoryState.model_validate_json(text) if text else StoryState(story_id=story_id)
+                    StoryState.unpack(packed) if packed else StoryState(story_id=story_id)
                 )
         outcome = BatchOutcome()
         touched: dict[str, StoryState] = {}
@@ -152,7 +152,7 @@ class SummaryWork:
                 last = StoryUpdate.model_validate_json(state.last_update)
                 fired = state.alerts_for(last, self.rules, utc_now())
         return StoryOutcome(
-            state=state.model_dump_json(),
+            state=state.pack(),
             update=update_text,
             alerts=[(a.rule, a.model_dump_json()) for a in fired],
             last_activity=state.last_event or state.first_seen,
@@ -168,10 +168,10 @@ class SummaryStage:
         self.in_helper = in_helper
         self._inline = SummaryWork(options)
         self._pool: ProcessPoolExecutor | None = None
-        self._given: dict[str, str] = {}
-        """Story id -> the state text last returned: what the work holds parsed, if anything."""
+        self._given: dict[str, bytes] = {}
+        """Story id -> the state last returned: what the work holds parsed, if anything."""
 
-    def holds(self, story_id: str, stored: str | None) -> bool:
+    def holds(self, story_id: str, stored: bytes | None) -> bool:
         """Whether the work's kept state of a story is the one the table holds now."""
         given = self._given.get(story_id)
         return given is not None and (given is stored or given == stored)
@@ -180,8 +180,8 @@ class SummaryStage:
         """A story left the table (evicted): its kept state must not come back."""
         self._given.pop(story_id, None)
 
-    async def run(self, commands: list[bytes], stored: dict[str, str | None]) -> BatchOutcome:
-        """Apply a batch; ``stored`` holds the table's text of every story not :meth:`holds`."""
+    async def run(self, commands: list[bytes], stored: dict[str, bytes | None]) -> BatchOutcome:
+        """Apply a batch; ``stored`` holds the table's value of every story not :meth:`holds`."""
         if not self.in_helper:
             outcome = self._inline.run(commands, stored)
         else:
@@ -197,10 +197,10 @@ class SummaryStage:
         return outcome
 
     async def _in_helper(
-        self, commands: list[bytes], stored: dict[str, str | None]
+        self, commands: list[bytes], stored: dict[str, bytes | None]
     ) -> BatchOutcome:
         if self._pool is None:
-            self._pool = spawn_helpers(1)
+            self._pool = spawn_helpers(1, "summary")
         loop = asyncio.get_running_loop()
         outcome: BatchOutcome = await loop.run_in_executor(
             self._pool, run_kept_work, SummaryWork, self.options, commands, stored

@@ -48,6 +48,7 @@ from bench.kafka_env import (  # noqa: E402
     descendants,
     environment,
     peak_rss_mb,
+    process_name,
 )
 from bench.synth import article_paragraphs, make_event, make_topic, title  # noqa: E402
 from stream.models import PreparedArticle  # noqa: E402
@@ -208,7 +209,7 @@ class RunResult:
     produced: int
     worker_cpu: list[float]
     worker_rss: list[float]
-    helper_cpu: list[float]  # each worker's helper processes (prepare and summary)
+    helper_cpu: dict[str, float]  # CPU seconds of all workers' helpers, by stage
     helper_rss: list[float]
     broker_cpu: float | None
     broker_rss: float | None
@@ -252,7 +253,8 @@ def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, secon
             while len(clock.seen) < preload and time.monotonic() < deadline:
                 time.sleep(1)
         cpu0 = [cpu_seconds(p.pid) for p in processes]
-        helper_cpu0 = [{h: cpu_seconds(h) for h in descendants(p.pid)} for p in processes]
+        helpers = [h for p in processes for h in descendants(p.pid)]
+        helper_cpu0 = {h: cpu_seconds(h) for h in helpers}
         broker_cpu0 = cpu_seconds(broker_pid) if broker_pid else None
         busy0 = [agent_busy(port) for port in ports]
         load_cpu0 = cpu_seconds(os.getpid())
@@ -265,10 +267,14 @@ def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, secon
         time.sleep(2)
         elapsed = max(clock.seen.get(i, 0.0) for i in ids) - started
         cpu = [cpu_seconds(p.pid) - c for p, c in zip(processes, cpu0, strict=True)]
-        helper_cpu = [
-            sum(cpu_seconds(h) - before.get(h, 0.0) for h in descendants(p.pid))
-            for p, before in zip(processes, helper_cpu0, strict=True)
-        ]
+        helper_cpu: dict[str, float] = {}
+        for h in [h for p in processes for h in descendants(p.pid)]:
+            name = process_name(h)
+            if not name.endswith("-helper"):  # multiprocessing's resource tracker
+                continue
+            stage = name.removesuffix("-helper")
+            used = cpu_seconds(h) - helper_cpu0.get(h, 0.0)
+            helper_cpu[stage] = helper_cpu.get(stage, 0.0) + used
         broker_cpu = cpu_seconds(broker_pid) - broker_cpu0 if broker_pid and broker_cpu0 else None
         load_cpu = cpu_seconds(os.getpid()) - load_cpu0
         busy: dict[str, float] = {}
@@ -403,13 +409,16 @@ def main() -> None:
           f"worker, 4 partitions by section, 2 cores shared, load generator at nice "
           f"{args.load_nice}")
     print("\n| workers | offered art/s | sustained art/s | p50 s | p95 s | p99 s | completed | "
-          "worker CPU (cores) | worker peak RSS MB | helper CPU (cores) | helper peak RSS MB | "
-          "broker CPU (cores) | broker peak RSS MB | load generator CPU (cores) |")
+          "worker CPU (cores) | worker peak RSS MB | helper CPU (cores) by stage | "
+          "helper peak RSS MB | broker CPU (cores) | broker peak RSS MB | "
+          "load generator CPU (cores) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
         cores = " + ".join(f"{c / r.seconds:.2f}" for c in r.worker_cpu)
         rss = " + ".join(f"{m:,.0f}" for m in r.worker_rss)
-        helper_cores = " + ".join(f"{c / r.seconds:.2f}" for c in r.helper_cpu)
+        helper_cores = " + ".join(
+            f"{stage} {c / r.seconds:.2f}" for stage, c in sorted(r.helper_cpu.items())
+        )
         helper_rss = " + ".join(f"{m:,.0f}" for m in r.helper_rss)
         broker_cores = f"{r.broker_cpu / r.seconds:.2f}" if r.broker_cpu is not None else "-"
         broker_rss = f"{r.broker_rss:,.0f}" if r.broker_rss is not None else "-"

@@ -64,6 +64,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def process_name(pid: int) -> str:
+    """A process's name (``/proc/PID/comm``): a worker's helpers are named by stage."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
+
+
 def descendants(pid: int) -> list[int]:
     """Live child processes of ``pid``, their children and so on (a worker's helpers)."""
     parents: dict[int, list[int]] = {}

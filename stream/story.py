@@ -8,6 +8,8 @@ Versions only grow, and a version is emitted only when the story's visible conte
 from __future__ import annotations
 
 import hashlib
+import json
+import zlib
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +27,9 @@ from stream.models import (
     SummarySentence,
 )
 from stream.summarize import SummaryConfig, choose_headline, select
+
+PACK_LEVEL = 1
+"""zlib level of a packed state: 17 -> 4.3 kB a story write at 0.1 ms (level 6: 3.9 kB, 0.3 ms)."""
 
 MAX_TITLES = 60
 """Distinct titles a story keeps for choosing its headline (the latest ones)."""
@@ -56,6 +61,29 @@ class StoryState(BaseModel):
     alerts: AlertState | None = Field(
         default=None, description="The alert rules' memory of this story (see stream.alerts)."
     )
+
+    def pack(self) -> bytes:
+        """The state as its table stores it: its JSON, zlib-compressed.
+
+        A busy worker rewrites the state of nearly every story an article reaches (17 kB on
+        average on the benchmark stream, mostly fact texts that repeat from write to write).
+        Packed, each write is a quarter of that through the pipe from the summary helper,
+        the worker's producer, the broker and the changelog.
+        """
+        return zlib.compress(self.model_dump_json().encode(), PACK_LEVEL)
+
+    @classmethod
+    def unpack(cls, stored: bytes | str) -> StoryState:
+        """Read a state back from :meth:`pack`, or from the plain JSON stored before it.
+
+        Earlier versions stored the JSON text through faust's json codec (a quoted string):
+        a worker upgraded over an existing changelog reads those states as they are.
+        """
+        if isinstance(stored, bytes) and stored[:1] == b'"':
+            stored = json.loads(stored)
+        if isinstance(stored, bytes) and stored[:1] != b"{":
+            stored = zlib.decompress(stored)
+        return cls.model_validate_json(stored)
 
     def add(self, article: PreparedArticle, copy_of: str | None = None, kind: str = "") -> bool:
         """Add an article; returns False when it was already here (a producer retry)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -123,6 +124,19 @@ def test_story_versions_grow_only_on_change_and_copies_add_no_sentences():
     assert all("Metro" in s.sources for s in second.sentences)
     assert not state.add(copy)  # retry
     assert state.render(wire.published_at) is None  # nothing changed: no version
+
+
+def test_a_packed_state_reads_back_whole_and_so_does_one_stored_before_packing():
+    state = StoryState(story_id="s")
+    state.add(article("a", "\n\n".join(STRIKE), source="Wire", title="Dockworkers strike"))
+    state.render(datetime(2026, 5, 1, tzinfo=UTC))
+    packed = state.pack()
+    assert len(packed) < len(state.model_dump_json()) / 2
+    as_json = state.model_dump_json()
+    assert StoryState.unpack(packed).model_dump_json() == as_json
+    # Written by faust's json codec before states were packed: a quoted JSON string.
+    assert StoryState.unpack(json.dumps(as_json).encode()).model_dump_json() == as_json
+    assert StoryState.unpack(as_json.encode()).model_dump_json() == as_json
 
 
 def test_summary_never_repeats_a_fact_and_respects_budget():

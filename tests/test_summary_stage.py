@@ -39,7 +39,7 @@ def _versions(outcomes: list) -> list[tuple[str, str | None, int]]:
 
 def test_kept_states_and_states_read_back_give_the_same_versions():
     kept = SummaryWork(OPTIONS)
-    table: dict[str, str] = {}
+    table: dict[str, bytes] = {}
     kept_out, reread_out = [], []
     for commands in _batches():
         named = {Assignment.model_validate_json(c).story_id for c in commands}
