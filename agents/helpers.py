@@ -17,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from agents.runtime import tune_garbage_collector
+from agents.runtime import keep_survivors, tune_garbage_collector
 
 
 def die_with_parent(sig: int = signal.SIGTERM) -> None:
@@ -90,4 +90,6 @@ def run_kept_work(factory: type, options: object, *args: Any) -> Any:
     work = _KEPT.get(factory)
     if work is None or work.options != options:
         work = _KEPT[factory] = factory(options)
-    return work.run(*args)
+    result = work.run(*args)
+    keep_survivors()
+    return result

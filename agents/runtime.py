@@ -20,3 +20,19 @@ def tune_garbage_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(YOUNG_GENERATION, 20, 20)
+
+
+def keep_survivors() -> None:
+    """Collect what a unit of work left behind, then hide the rest from the cycle collector.
+
+    For a process that holds a growing state and makes almost no cyclic garbage: the summary
+    and clustering helpers (their collections found 0 and 30 objects in a minute at 300
+    articles/s). Their older generations still filled with kept state, and collecting them
+    paused a helper for 0.4-0.6 s, in the middle of a batch, every half minute or so: a stall
+    of every article then in the pipeline. Called after each batch, the young collection
+    looks at that batch's objects only, and what survives it is frozen (``gc.freeze``): no
+    collection ever scans it again. Frozen objects are still freed when their last reference
+    goes; only a cycle made garbage later would stay, and these processes make none to speak of.
+    """
+    gc.collect(0)
+    gc.freeze()
