@@ -76,7 +76,14 @@ _DATE_LINE = re.compile(
     re.I | re.X,
 )
 _TERMINAL = re.compile(r"[.!?…][\"'”’)\]]*$|[\"”’]$")
-_PAGE_END = re.compile(r"^(page not found|404\b|error 404)", re.I)
+_PAGE_END = re.compile(
+    r"""^(page\ not\ found | (error\s*)?404 (\s*[-:–—|]?\s*(error | (page\s+)?not\s+found))? )
+    (\s*[|–—:-]\s*[^.!?]{0,40})?  # a site name after a separator
+    [\s.!]*$""",
+    re.I | re.X,
+)
+"""A line that is only an error-page marker ("404 - Page not found"); not prose that starts
+with the number ("404 people were evacuated": that cut a whole article)."""
 
 
 class _TextExtractor(HTMLParser):

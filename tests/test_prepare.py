@@ -87,6 +87,24 @@ def test_chrome_lines_are_dropped_and_prose_kept():
     assert guess_title(text) == "Real headline about the vote"
 
 
+@pytest.mark.parametrize(
+    "marker", ["Page not found", "404", "404 - Page Not Found", "Error 404 | The Daily Site"]
+)
+def test_an_error_page_marker_ends_the_article(marker: str) -> None:
+    prose = "The parliament voted on Tuesday to extend the mission by a year."
+    assert clean_paragraphs(f"{prose}\n\n{marker}\n\nThe content you requested is gone.") == [
+        prose
+    ]
+
+
+def test_prose_that_starts_with_404_is_prose() -> None:
+    text = "404 people were evacuated on Tuesday as the river rose.\n\nThe dam held overnight, engineers said on Wednesday."
+    assert clean_paragraphs(text) == [
+        "404 people were evacuated on Tuesday as the river rose.",
+        "The dam held overnight, engineers said on Wednesday.",
+    ]
+
+
 def test_sentence_splitter_handles_abbreviations_and_quotes():
     text = 'Lt. Gen. Ali Ayoub spoke at 4 p.m. Friday. "We are ready," he said. The U.S. disagreed.'
     assert split_sentences(text) == [
