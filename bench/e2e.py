@@ -51,7 +51,7 @@ from bench.kafka_env import (  # noqa: E402
     process_name,
 )
 from bench.synth import article_paragraphs, make_event, make_topic, title  # noqa: E402
-from stream.models import PreparedArticle  # noqa: E402
+from stream.models import DeadLetter, PreparedArticle  # noqa: E402
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
 SECTIONS = ["world", "business", "sport", "politics", "science", "culture", "local", "tech"]
@@ -136,6 +136,7 @@ class Clock:
 
     sent: dict[str, float] = field(default_factory=dict)
     seen: dict[str, float] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)  # article id -> dead letter's reason
 
 
 def produce(bootstrap: str, topic: str, items: list[dict[str, object]], rate: float,
@@ -179,6 +180,23 @@ def watch_updates(bootstrap: str, topic: str, clock: Clock, stop: threading.Even
         consumer.close()
 
 
+def watch_dead_letters(bootstrap: str, topic: str, clock: Clock, stop: threading.Event) -> None:
+    """Record the articles the worker refused: accounted for, with the reason, not lost."""
+    consumer = make_consumer(bootstrap, topic, from_beginning=False)
+    try:
+        while not stop.is_set():
+            for records in consumer.poll(timeout_ms=200).values():
+                for record in records:
+                    letter = DeadLetter.model_validate_json(record.value)
+                    try:
+                        ident = str(json.loads(letter.original())["id"])
+                    except (ValueError, KeyError, TypeError):
+                        ident = f"unreadable@{record.offset}"
+                    clock.refused[ident] = letter.reason
+    finally:
+        consumer.close()
+
+
 def agent_busy(port: int) -> dict[str, float]:
     """Seconds each agent was busy, from a worker's /metrics."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
@@ -205,7 +223,8 @@ class RunResult:
     p50: float
     p95: float
     p99: float
-    completed: int
+    completed: int  # articles in a story version
+    refused: int  # articles the worker sent to the dead-letter topic
     produced: int
     worker_cpu: list[float]
     worker_rss: list[float]
@@ -244,13 +263,15 @@ def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, secon
         time.sleep(3 * workers)  # let rebalances settle before measuring
         clock = Clock()
         stop = threading.Event()
-        watcher = as_load(load_nice, watch_updates, bootstrap, settings.topics["updates"],
-                          clock, stop)
+        watchers = [
+            as_load(load_nice, watch, bootstrap, settings.topics[topic], clock, stop)
+            for watch, topic in [(watch_updates, "updates"), (watch_dead_letters, "dlq")]
+        ]
         if preload:
             warm = preload_stream(preload)
             produce(bootstrap, settings.topics["raw"], warm, 0, clock)
             deadline = time.monotonic() + 900
-            while len(clock.seen) < preload and time.monotonic() < deadline:
+            while len(clock.seen) + len(clock.refused) < preload and time.monotonic() < deadline:
                 time.sleep(1)
         cpu0 = [cpu_seconds(p.pid) for p in processes]
         helpers = [h for p in processes for h in descendants(p.pid)]
@@ -262,7 +283,9 @@ def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, secon
         as_load(load_nice, produce, bootstrap, settings.topics["raw"], items, rate, clock).join()
         ids = [str(a["id"]) for a in items]
         deadline = time.monotonic() + max(120.0, seconds)
-        while time.monotonic() < deadline and sum(i in clock.seen for i in ids[-200:]) < 200:
+        while time.monotonic() < deadline and sum(
+            i in clock.seen or i in clock.refused for i in ids[-200:]
+        ) < 200:
             time.sleep(0.5)
         time.sleep(2)
         elapsed = max(clock.seen.get(i, 0.0) for i in ids) - started
@@ -282,7 +305,8 @@ def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, secon
             for agent, value in agent_busy(port).items():
                 busy[agent] = busy.get(agent, 0.0) + value - before.get(agent, 0.0)
         stop.set()
-        watcher.join()
+        for watcher in watchers:
+            watcher.join()
     finally:
         rss = [peak_rss_mb(p.pid) for p in processes]
         helper_rss = [sum(peak_rss_mb(h) for h in descendants(p.pid)) for p in processes]
@@ -291,10 +315,14 @@ def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, secon
     measured = ids[int(len(ids) * WARMUP_SHARE):]
     latencies = [clock.seen[i] - clock.sent[i] for i in measured if i in clock.seen]
     completed = sum(1 for i in ids if i in clock.seen)
+    refused = sum(1 for i in ids if i in clock.refused)
+    for reason in sorted({clock.refused[i] for i in ids if i in clock.refused}):
+        print(f"dead letters: {reason}", file=sys.stderr)
     return RunResult(
         workers=workers, offered=len(ids) / max(1e-9, (max(clock.sent[i] for i in ids) - started)),
         sustained=completed / elapsed, p50=percentile(latencies, 0.5),
         p95=percentile(latencies, 0.95), p99=percentile(latencies, 0.99), completed=completed,
+        refused=refused,
         produced=len(ids), worker_cpu=cpu, worker_rss=rss, helper_cpu=helper_cpu,
         helper_rss=helper_rss, broker_cpu=broker_cpu,
         broker_rss=peak_rss_mb(broker_pid) if broker_pid else None, busy=busy, seconds=elapsed,
@@ -420,10 +448,13 @@ def main() -> None:
             f"{stage} {c / r.seconds:.2f}" for stage, c in sorted(r.helper_cpu.items())
         )
         helper_rss = " + ".join(f"{m:,.0f}" for m in r.helper_rss)
+        completed = f"{r.completed:,}/{r.produced:,}" + (
+            f" (+{r.refused:,} dead letters)" if r.refused else ""
+        )
         broker_cores = f"{r.broker_cpu / r.seconds:.2f}" if r.broker_cpu is not None else "-"
         broker_rss = f"{r.broker_rss:,.0f}" if r.broker_rss is not None else "-"
         print(f"| {r.workers} | {r.offered:,.0f} | {r.sustained:,.0f} | {r.p50:.2f} | "
-              f"{r.p95:.2f} | {r.p99:.2f} | {r.completed:,}/{r.produced:,} | {cores} | {rss} | "
+              f"{r.p95:.2f} | {r.p99:.2f} | {completed} | {cores} | {rss} | "
               f"{helper_cores} | {helper_rss} | {broker_cores} | {broker_rss} | "
               f"{r.load_cpu / r.seconds:.2f} |")
     print("\n| workers | stage | busy s | ms per article | share of worker CPU |")
