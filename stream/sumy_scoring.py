@@ -180,12 +180,14 @@ def sumy_scores(
     if not texts:
         return []
     summarizer = _summarizer(scorer)
-    if isinstance(summarizer, VectorLexRank):
-        rated = summarizer.ratings(texts, tf_rows)
-    else:
-        rated = _ratings_through_document(summarizer, texts)
-    # A pool where no two sentences are similar leaves sumy's power method dividing by zero:
-    # NaN ratings would poison every score they are added to, so they count as no rating.
+    # A pool where no two sentences are similar leaves sumy's power method dividing by zero.
+    # That is expected, not a fault (numpy's warning only cluttered a worker's log): NaN
+    # ratings would poison every score they are added to, so they count as no rating.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if isinstance(summarizer, VectorLexRank):
+            rated = summarizer.ratings(texts, tf_rows)
+        else:
+            rated = _ratings_through_document(summarizer, texts)
     return [0.0 if math.isnan(x) else x for x in rated]
 
 

@@ -229,6 +229,22 @@ def test_evicted_stories_leave_no_index_entries_behind():
     assert tracker.drain_forgotten() == ["a"]
 
 
+def test_a_pool_too_small_for_lexrank_is_rated_zero_without_warnings():
+    """sumy's idf is log(n / (1 + n_j)): in a pool of two every term's is 0, and its power method
+    divides zero by zero. That is expected (each sentence gets no rating), not a worker warning."""
+    import warnings
+
+    from stream.sumy_scoring import sumy_scores
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert sumy_scores(["Dockers walked out at noon.", "Ships wait at anchor."]) == [0.0, 0.0]
+        rated = sumy_scores(
+            ["Dockers walked out at the port.", "The port strike held ships.", "It was there."]
+        )
+    assert rated[2] == 0.0 and rated[0] > 0.0
+
+
 def test_vectorised_lexrank_rates_exactly_like_sumys_own():
     import random
 
