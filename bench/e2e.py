@@ -44,6 +44,7 @@ from agents.demo import start_worker, stop_worker, wait_until_consuming  # noqa:
 from agents.feeds import make_consumer, make_producer  # noqa: E402
 from bench.kafka_env import (  # noqa: E402
     broker,
+    cpu_model,
     cpu_seconds,
     descendants,
     environment,
@@ -373,6 +374,10 @@ CORE_BATCH = 100
 """Articles between the collector's after-batch steps in ``--core`` (the helpers' batches)."""
 
 
+REFERENCE_PROBES = 1000
+"""Articles of the machine's reference figure (``core_cost(1000)``) printed with every run."""
+
+
 def core_cost(stories: int, probes: int = 2000) -> float:
     """Milliseconds per article of the whole core with ``stories`` stories already held.
 
@@ -435,6 +440,9 @@ def main() -> None:
             cost = core_cost(held)
             print(f"| {held:,} | {cost:.2f} | {1000 / cost:,.0f} |", flush=True)
         return
+    # How fast this machine runs our core, measured before anything else starts: the tables
+    # of two machines are comparable only through it.
+    reference = core_cost(1000, probes=REFERENCE_PROBES)
     results = []
     with broker() as (bootstrap, broker_pid):
         for workers in [int(w) for w in args.workers.split(",")]:
@@ -447,6 +455,8 @@ def main() -> None:
           f"preloaded, debounce {args.debounce:g} s, {args.helpers} prepare helper process(es) a "
           f"worker, 4 partitions by section, 2 cores shared, load generator at nice "
           f"{args.load_nice}")
+    print(f"machine: {cpu_model()}; core {reference:.2f} ms an article with 1,000 stories held "
+          f"(`--core 1000`, before the run)")
     print("\n| workers | offered art/s | sustained art/s | p50 s | p95 s | p99 s | completed | "
           "worker CPU (cores) | worker peak RSS MB | helper CPU (cores) by stage | "
           "helper peak RSS MB | broker CPU (cores) | broker peak RSS MB | "

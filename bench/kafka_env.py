@@ -89,6 +89,25 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def cpu_model() -> str:
+    """This machine's processor as /proc/cpuinfo names it, with its cores and clock.
+
+    Printed with every end-to-end table: figures from two sessions' machines differ by a third
+    on the same code, and a table that does not say which machine made it cannot be compared.
+    """
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except FileNotFoundError:
+        return f"unknown processor, {os.cpu_count()} cores"
+    fields = dict(
+        line.split(":", 1) for line in info.splitlines() if ":" in line and "\t" in line
+    )
+    name = " ".join(fields.get("model name\t", "unknown processor").split())
+    mhz = fields.get("cpu MHz\t\t", "").strip()
+    clock = f" at {float(mhz) / 1000:.1f} GHz" if mhz else ""
+    return f"{name}{clock}, {os.cpu_count()} cores"
+
+
 def _status_mb(pid: int, key: str) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():

@@ -186,42 +186,57 @@ class _Incoming:
         return self.stored.sentences()
 
 
-def coverage(
-    new: list[set[int]], old: list[set[int]], sentence_match: float
-) -> tuple[float, float]:
-    """Share of each article's terms that lies in sentences aligned one-to-one with the other's.
+class Alignment:
+    """The sentence pairs of two articles, ranked once, aligned at any containment threshold.
 
     Pairs are taken greedily by overlap, each sentence used once: an edited copy aligns sentence
     by sentence, while loose same-topic sentences cannot all claim the same original sentence.
-    Returns ``(coverage of new by old, coverage of old by new)``.
+    Dedup aligns every candidate twice (loosely for duplicates, strictly for syndication); the
+    overlap counts and their ranking are the same for both, so they are made once.
     """
-    postings: dict[int, list[int]] = {}
-    for index, sentence in enumerate(old):
-        for term in sentence:
-            postings.setdefault(term, []).append(index)
-    pairs: list[tuple[float, int, int]] = []
-    for i, sentence in enumerate(new):
-        counts: dict[int, int] = {}
-        for term in sentence:
-            for j in postings.get(term, ()):
-                counts[j] = counts.get(j, 0) + 1
-        for j, shared in counts.items():
-            # Containment both ways guards against a short sentence "matching" a long one.
-            low = min(shared / len(sentence), shared / len(old[j]))
-            if low >= sentence_match:
-                pairs.append((low, i, j))
-    used_new: set[int] = set()
-    used_old: set[int] = set()
-    for _, i, j in sorted(pairs, reverse=True):
-        if i not in used_new and j not in used_old:
-            used_new.add(i)
-            used_old.add(j)
-    total_new = sum(len(s) for s in new) or 1
-    total_old = sum(len(s) for s in old) or 1
-    return (
-        sum(len(new[i]) for i in used_new) / total_new,
-        sum(len(old[j]) for j in used_old) / total_old,
-    )
+
+    __slots__ = ("_new", "_old", "_pairs")
+
+    def __init__(self, new: list[set[int]], old: list[set[int]], floor: float) -> None:
+        """Rank the pairs whose containment both ways is at least ``floor``."""
+        postings: dict[int, list[int]] = {}
+        for index, sentence in enumerate(old):
+            for term in sentence:
+                postings.setdefault(term, []).append(index)
+        pairs: list[tuple[float, int, int]] = []
+        for i, sentence in enumerate(new):
+            counts: dict[int, int] = {}
+            for term in sentence:
+                for j in postings.get(term, ()):
+                    counts[j] = counts.get(j, 0) + 1
+            for j, shared in counts.items():
+                # Containment both ways guards against a short sentence "matching" a long one.
+                low = min(shared / len(sentence), shared / len(old[j]))
+                if low >= floor:
+                    pairs.append((low, i, j))
+        pairs.sort(reverse=True)
+        self._new, self._old, self._pairs = new, old, pairs
+
+    def coverage(self, sentence_match: float) -> tuple[float, float]:
+        """Share of each article's terms in sentences aligned one-to-one at ``sentence_match``.
+
+        Returns ``(coverage of new by old, coverage of old by new)``.
+        """
+        used_new: set[int] = set()
+        used_old: set[int] = set()
+        for low, i, j in self._pairs:
+            if low < sentence_match:
+                break  # ranked: the rest are below the threshold too
+            if i not in used_new and j not in used_old:
+                used_new.add(i)
+                used_old.add(j)
+        new, old = self._new, self._old
+        total_new = sum(len(s) for s in new) or 1
+        total_old = sum(len(s) for s in old) or 1
+        return (
+            sum(len(new[i]) for i in used_new) / total_new,
+            sum(len(old[j]) for j in used_old) / total_old,
+        )
 
 
 class DedupIndex:
@@ -288,17 +303,18 @@ class DedupIndex:
         if not candidates:
             return DedupVerdict()
         new = incoming.sentences
+        floor = min(self.config.dup_sentence_match, self.config.syndicated_sentence_match)
         duplicate: tuple[float, str] | None = None
         syndicated: tuple[float, str] | None = None
         for candidate in sorted(candidates):
             stored = self._stored.get(candidate)
             if stored is None or candidate == features.article_id:
                 continue
-            old = stored.sentences()
-            loose = min(coverage(new, old, self.config.dup_sentence_match))
+            aligned = Alignment(new, stored.sentences(), floor)
+            loose = min(aligned.coverage(self.config.dup_sentence_match))
             if loose >= self.config.dup and (duplicate is None or loose > duplicate[0]):
                 duplicate = (loose, candidate)
-            strict = max(coverage(new, old, self.config.syndicated_sentence_match))
+            strict = max(aligned.coverage(self.config.syndicated_sentence_match))
             if strict >= self.config.syndicated and (syndicated is None or strict > syndicated[0]):
                 syndicated = (strict, candidate)
         if duplicate is not None:
