@@ -27,7 +27,7 @@ from kafka import KafkaAdminClient  # noqa: E402
 from agents.demo import start_worker, stop_worker, wait_until_consuming  # noqa: E402
 from agents.feeds import make_consumer, make_producer  # noqa: E402
 from agents.settings import Settings  # noqa: E402
-from bench.kafka_env import broker, environment, rss_mb  # noqa: E402
+from bench.kafka_env import broker, descendants, environment, process_name, rss_mb  # noqa: E402
 from bench.synth import article_paragraphs, make_event, make_topic, title  # noqa: E402
 
 START = datetime(2026, 6, 1, tzinfo=UTC)
@@ -69,6 +69,21 @@ def processed(settings: Settings) -> int:
     return total
 
 
+def worker_memory(pid: int) -> tuple[float, dict[str, float]]:
+    """RSS of a worker's main process, and of its helpers by stage (MB).
+
+    The cluster and summary helpers hold the trackers and the story states: a worker's own
+    RSS alone no longer says whether its state levels off.
+    """
+    helpers: dict[str, float] = {}
+    for child in descendants(pid):
+        name = process_name(child)
+        if name.endswith("-helper"):  # not multiprocessing's resource tracker
+            stage = name.removesuffix("-helper")
+            helpers[stage] = helpers.get(stage, 0.0) + rss_mb(child)
+    return rss_mb(pid), helpers
+
+
 def soak(bootstrap: str, count: int) -> None:
     env, settings = environment(bootstrap)
     worker = start_worker(settings, env)
@@ -79,18 +94,23 @@ def soak(bootstrap: str, count: int) -> None:
         producer.send(settings.topics["raw"], key=key, value=value)
     producer.flush()
     producer.close()
-    print("| articles processed | worker RSS MB | elapsed s |\n| --- | --- | --- |")
+    print("| articles processed | worker RSS MB | helpers RSS MB by stage | total RSS MB | elapsed s |")
+    print("| --- | --- | --- | --- | --- |")
     next_report, done = 0, 0
     try:
         while done < count and worker.poll() is None:
             time.sleep(5)
             done = processed(settings)
             if done >= next_report:
-                print(f"| {done:,} | {rss_mb(worker.pid):,.0f} | {time.monotonic() - started:,.0f} |", flush=True)
+                main, helpers = worker_memory(worker.pid)
+                by_stage = " + ".join(f"{stage} {mb:,.0f}" for stage, mb in sorted(helpers.items()))
+                print(f"| {done:,} | {main:,.0f} | {by_stage} | {main + sum(helpers.values()):,.0f} "
+                      f"| {time.monotonic() - started:,.0f} |", flush=True)
                 next_report = done + count // 20
         elapsed = time.monotonic() - started
+        main, helpers = worker_memory(worker.pid)
         print(f"\n{done:,} articles in {elapsed:,.0f} s: {done / elapsed:,.0f} articles/s end to end; "
-              f"final RSS {rss_mb(worker.pid):,.0f} MB")
+              f"final RSS {main + sum(helpers.values()):,.0f} MB (worker and its helpers)")
     finally:
         stop_worker(worker)
 

@@ -84,17 +84,18 @@ def summary_phase(commands: list[bytes], live_states: int, freeze: bool) -> int:
         )
     )
     table: dict[str, bytes] = {}
-    given: dict[str, bytes] = {}
     for start in range(0, len(commands), SUMMARY_BATCH):
         batch = commands[start : start + SUMMARY_BATCH]
         named = {json.loads(c)["story_id"] for c in batch}
-        kept = set(work._states)  # what the helper still holds parsed
-        stored = {
-            s: table.get(s) for s in named if not (s in kept and given.get(s) is table.get(s))
-        }
+        # As the worker does: new stories are given as absent; a story the work let go of
+        # comes back as missing, and the batch is run again with its stored state.
+        stored: dict[str, bytes | None] = {s: None for s in named if s not in table}
         outcome = work.run(batch, stored)
+        if outcome.missing:
+            stored.update({s: table[s] for s in outcome.missing})
+            outcome = work.run(batch, stored)
         for story_id, story in outcome.stories.items():
-            table[story_id] = given[story_id] = story.state
+            table[story_id] = story.state
         after_batch(freeze)
     return len(table)
 
