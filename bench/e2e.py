@@ -48,8 +48,8 @@ from bench.kafka_env import (  # noqa: E402
     cpu_seconds,
     descendants,
     environment,
+    helper_stage,
     peak_rss_mb,
-    process_name,
 )
 from bench.synth import article_paragraphs, make_event, make_topic, title  # noqa: E402
 from stream.models import DeadLetter, PreparedArticle  # noqa: E402
@@ -293,10 +293,9 @@ def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, secon
         cpu = [cpu_seconds(p.pid) - c for p, c in zip(processes, cpu0, strict=True)]
         helper_cpu: dict[str, float] = {}
         for h in [h for p in processes for h in descendants(p.pid)]:
-            name = process_name(h)
-            if not name.endswith("-helper"):  # multiprocessing's resource tracker
+            stage = helper_stage(h)
+            if stage is None:  # multiprocessing's resource tracker
                 continue
-            stage = name.removesuffix("-helper")
             used = cpu_seconds(h) - helper_cpu0.get(h, 0.0)
             helper_cpu[stage] = helper_cpu.get(stage, 0.0) + used
         broker_cpu = cpu_seconds(broker_pid) - broker_cpu0 if broker_pid and broker_cpu0 else None

@@ -27,7 +27,7 @@ from kafka import KafkaAdminClient  # noqa: E402
 from agents.demo import start_worker, stop_worker, wait_until_consuming  # noqa: E402
 from agents.feeds import make_consumer, make_producer  # noqa: E402
 from agents.settings import Settings  # noqa: E402
-from bench.kafka_env import broker, descendants, environment, process_name, rss_mb  # noqa: E402
+from bench.kafka_env import broker, descendants, environment, helper_stage, rss_mb  # noqa: E402
 from bench.synth import article_paragraphs, make_event, make_topic, title  # noqa: E402
 
 START = datetime(2026, 6, 1, tzinfo=UTC)
@@ -77,9 +77,8 @@ def worker_memory(pid: int) -> tuple[float, dict[str, float]]:
     """
     helpers: dict[str, float] = {}
     for child in descendants(pid):
-        name = process_name(child)
-        if name.endswith("-helper"):  # not multiprocessing's resource tracker
-            stage = name.removesuffix("-helper")
+        stage = helper_stage(child)
+        if stage is not None:
             helpers[stage] = helpers.get(stage, 0.0) + rss_mb(child)
     return rss_mb(pid), helpers
 

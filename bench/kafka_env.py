@@ -72,6 +72,15 @@ def process_name(pid: int) -> str:
         return ""
 
 
+def helper_stage(pid: int) -> str | None:
+    """The stage a worker's helper process serves (``summary-helper`` -> ``summary``), or None.
+
+    A worker's children are its helpers, named by stage, and multiprocessing's resource tracker.
+    """
+    name = process_name(pid)
+    return name.removesuffix("-helper") if name.endswith("-helper") else None
+
+
 def descendants(pid: int) -> list[int]:
     """Live child processes of ``pid``, their children and so on (a worker's helpers)."""
     parents: dict[int, list[int]] = {}
@@ -92,7 +101,7 @@ def descendants(pid: int) -> list[int]:
 def cpu_model() -> str:
     """This machine's processor as /proc/cpuinfo names it, with its cores and clock.
 
-    Printed with every end-to-end table: figures from two sessions' machines differ by a third
+    Printed with every end-to-end table: two of our 2-core machines differ by a third and more
     on the same code, and a table that does not say which machine made it cannot be compared.
     """
     try:
