@@ -377,11 +377,19 @@ REFERENCE_PROBES = 1000
 """Articles of the machine's reference figure (``core_cost(1000)``) printed with every run."""
 
 
-def core_cost(stories: int, probes: int = 2000) -> float:
+CORE_STAGES = ("parse", "cluster", "summary")
+"""How far ``core_cost`` takes each article: parsed, then placed, then summarised (the core)."""
+
+
+def core_cost(
+    stories: int, probes: int = 2000, *, upto: str = "summary", run: bool = True
+) -> float:
     """Milliseconds per article of the whole core with ``stories`` stories already held.
 
     The core is what a worker runs per article, without Kafka: parse and clean, dedup and
-    clustering (tracker step), the story's fact pool and a new version (render).
+    clustering (tracker step), the story's fact pool and a new version (render). ``upto`` stops
+    each article after an earlier stage; ``run=False`` does all the setup and no article, for
+    ``bench/instructions.py``, which counts a run's instructions less those of its setup.
     """
     from agents.runtime import keep_survivors, tune_garbage_collector
     from stream.prepare import parse_article
@@ -389,6 +397,8 @@ def core_cost(stories: int, probes: int = 2000) -> float:
     from stream.summarize import SummaryConfig
     from stream.tracker import StoryTracker
 
+    if upto not in CORE_STAGES:
+        raise ValueError(f"upto must be one of {CORE_STAGES}, not {upto!r}")
     # The collector as the helpers that run this work set it: tuned at start, and after each
     # batch the batch's garbage collected and the survivors frozen (agents/runtime.py).
     tune_garbage_collector()
@@ -406,13 +416,17 @@ def core_cost(stories: int, probes: int = 2000) -> float:
     # 2.7 vs 6.7 ms an article at 100k stories before the helpers froze their state).
     gc.collect()
     keep_survivors()
+    if not run:
+        return 0.0
     started = time.perf_counter()
     for done, payload in enumerate(payloads, start=1):
         article = parse_article(payload)
-        placed = tracker.step(article)
-        state = states.setdefault(placed.story_id, StoryState(story_id=placed.story_id))
-        state.add(article, placed.dedup.of, placed.dedup.kind)
-        state.render(now, config)
+        if upto != "parse":
+            placed = tracker.step(article)
+            if upto == "summary":
+                state = states.setdefault(placed.story_id, StoryState(story_id=placed.story_id))
+                state.add(article, placed.dedup.of, placed.dedup.kind)
+                state.render(now, config)
         if done % CORE_BATCH == 0:
             keep_survivors()
     return 1000 * (time.perf_counter() - started) / probes
