@@ -147,9 +147,28 @@ def _lexrank_words(text: str, summarizer: LexRankSummarizer) -> list[str]:
     words this is :func:`~stream.text.lexrank_stems` (tested against sumy's own class).
     """
     stop_words = summarizer.stop_words
-    if stop_words == STOP_WORDS:
+    if _are_our_stop_words(stop_words):
         return list(lexrank_stems(text))
     return [stem(w) for w in words(text) if w not in stop_words]
+
+
+_OURS: list[tuple[frozenset[str], bool]] = []
+"""The last stop-word set compared with ours, and the answer (see ``_are_our_stop_words``)."""
+
+
+def _are_our_stop_words(stop_words: frozenset[str]) -> bool:
+    """Whether a summarizer's stop words are :data:`STOP_WORDS`, compared once per set.
+
+    sumy keeps its own normalised copy, so the sets are equal but not the same object, and
+    comparing three hundred words for every fact rated was a twentieth of the summary helper's
+    time (py-spy). The set a summarizer holds is replaced, never changed, when its stop words
+    are set: the same object gives the same answer.
+    """
+    if _OURS and _OURS[0][0] is stop_words:
+        return _OURS[0][1]
+    same = stop_words == STOP_WORDS
+    _OURS[:] = [(stop_words, same)]
+    return same
 
 
 def lexrank_tf(text: str) -> dict[str, float]:

@@ -216,12 +216,6 @@ def content_hash(text: str | Sequence[str]) -> str:
     return hashlib.blake2b(" ".join(tokens).encode(), digest_size=16).hexdigest()
 
 
-@lru_cache(maxsize=100_000)
-def stable_hash(token: str) -> int:
-    """A 32-bit hash that is the same in every process (Python's ``hash`` is salted per run)."""
-    return int.from_bytes(hashlib.blake2b(token.encode(), digest_size=4).digest(), "little")
-
-
 def jaccard(a: Sequence[str] | set[str], b: Sequence[str] | set[str]) -> float:
     """Jaccard similarity of two token collections (0 when both are empty)."""
     sa, sb = set(a), set(b)
