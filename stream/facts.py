@@ -108,6 +108,12 @@ def concept_weight(articles: int, *, update: bool = False) -> int:
     return max(0, articles - (0 if update else 1))
 
 
+def concept_weights_of(articles: np.ndarray, *, update: bool = False) -> np.ndarray:
+    """:func:`concept_weight` of many concepts at once (the same rule, over an array of counts)."""
+    weights: np.ndarray = np.maximum(0, articles - (0 if update else 1))
+    return weights
+
+
 def same_fact(a: set[str] | frozenset[str], b: set[str] | frozenset[str]) -> bool:
     """Say whether two sentences' term sets state the same fact."""
     if not a or not b:

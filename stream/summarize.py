@@ -17,10 +17,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence, Sized
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 
-from stream.facts import Fact, concept_weight, same_fact
+from stream.facts import Fact, concept_weight, concept_weights_of, same_fact
 from stream.sumy_scoring import sumy_scores
 from stream.text import terms
 
@@ -50,12 +51,14 @@ class SummaryConfig:
 
 def _term_counts(term_lists: Sequence[Sequence[str]]) -> tuple[np.ndarray, list[str]]:
     """How often each term occurs in each list, and the terms by column (first-seen order)."""
-    vocab: dict[str, int] = {}
-    columns = [vocab.setdefault(t, len(vocab)) for ts in term_lists for t in ts]
+    # dict.fromkeys keeps first-seen order; looking every term up through map stays in C (a
+    # setdefault per term in a comprehension was 3 % of the summary work, cProfile).
+    vocab = {t: i for i, t in enumerate(dict.fromkeys(chain.from_iterable(term_lists)))}
+    columns = np.fromiter(map(vocab.__getitem__, chain.from_iterable(term_lists)), dtype=np.intp)
     rows = np.repeat(np.arange(len(term_lists)), [len(ts) for ts in term_lists])
     width = len(vocab)
     size = len(term_lists) * width
-    cells = np.bincount(rows * width + np.asarray(columns, dtype=np.intp), minlength=size)
+    cells = np.bincount(rows * width + columns, minlength=size)
     counts = cells.reshape(len(term_lists), width).astype(float)
     return counts, list(vocab)
 
@@ -80,11 +83,14 @@ def _normalise(values: Sequence[float]) -> np.ndarray:
     return array / top if top > 0 else array
 
 
-def prior(fact: Fact, config: SummaryConfig) -> float:
-    """Cheap score before sumy: articles that carried the fact, and how early it came."""
-    return config.support_weight * math.log2(1 + fact.support) + config.lead_weight / (
-        1 + fact.position
-    )
+def priors(facts: Sequence[Fact], config: SummaryConfig) -> list[float]:
+    """Cheap score before sumy: articles that carried each fact, and how early it came.
+
+    One comprehension for all facts: a function and a property call per fact, on every
+    version, were 3 % of the summary work (cProfile).
+    """
+    support, lead, log2 = config.support_weight, config.lead_weight, math.log2
+    return [support * log2(1 + len(f.article_ids)) + lead / (1 + f.position) for f in facts]
 
 
 def score_facts(facts: Sequence[Fact], config: SummaryConfig) -> list[float]:
@@ -127,9 +133,19 @@ def select(
     if not facts:
         return []
     kept = set(previous)
-    pool = sorted(facts, key=lambda f: (f.text in kept, prior(f, config), -f.seq), reverse=True)[
-        : max(config.pool, len(kept))
-    ]
+    # Ranked by (kept, prior, -seq), compared as tuples in C; seq is unique in a pool, so the
+    # index that carries each fact along is never compared.
+    ranked = sorted(
+        zip(
+            [f.text in kept for f in facts],
+            priors(facts, config),
+            [-f.seq for f in facts],
+            range(len(facts)),
+            strict=True,
+        ),
+        reverse=True,
+    )
+    pool = [facts[entry[3]] for entry in ranked[: max(config.pool, len(kept))]]
     static = score_facts(pool, config)
     word_counts = np.array([len(f.text.split()) for f in pool])
     lengths = np.maximum(1.0, word_counts / config.reference_words) ** config.length_penalty
@@ -144,10 +160,8 @@ def select(
         all_weights = concept_weights(facts, update=update)
         weights = np.array([all_weights[c] for c in column_terms], dtype=np.int64)
     else:  # only the scored facts' concepts are ever looked up
-        weights = np.array(
-            [concept_weight(len(carriers[c]), update=update) for c in column_terms],
-            dtype=np.int64,
-        )
+        carried = np.fromiter(map(len, map(carriers.__getitem__, column_terms)), dtype=np.int64)
+        weights = concept_weights_of(carried, update=update)
     holds = counts > 0
     holding = holds.astype(np.int64)
     # Greedy MMR, vectorised: each fact's uncovered concept weight is kept up to date as

@@ -55,7 +55,9 @@ class VectorLexRank(LexRankSummarizer):  # type: ignore[misc]
         vocabulary = {term: i for i, term in enumerate(idf_metrics)}
         idf = np.fromiter(idf_metrics.values(), dtype=float, count=len(idf_metrics))
         # Every (sentence, term) cell at once: tf times idf, the product sumy takes per cell.
-        columns = np.fromiter((vocabulary[term] for tf in tf_metrics for term in tf), dtype=np.intp)
+        columns = np.fromiter(
+            map(vocabulary.__getitem__, chain.from_iterable(tf_metrics)), dtype=np.intp
+        )
         values = np.fromiter(
             chain.from_iterable(tf.values() for tf in tf_metrics), dtype=float, count=len(columns)
         )
