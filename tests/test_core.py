@@ -295,3 +295,31 @@ def test_pool_facts_keep_their_own_terms_and_concept_weights_stay_in_step():
         assert state.pool.concept_weights() == concept_weights(state.pool.facts)
     for fact in state.pool.facts:
         assert fact.term_set == frozenset(terms(fact.text))
+
+
+def test_concept_weights_of_an_array_follow_concept_weight():
+    """Selection weighs a pool's concepts in one array operation: the same rule, count by count."""
+    import numpy as np
+
+    from stream.facts import concept_weight, concept_weights_of
+
+    counts = np.array([0, 1, 2, 7], dtype=np.int64)
+    for update in (False, True):
+        expected = [concept_weight(int(c), update=update) for c in counts]
+        assert concept_weights_of(counts, update=update).tolist() == expected
+
+
+def test_lexrank_words_change_with_a_summarizers_stop_words():
+    """Our stems are taken only while the summarizer's stop words are ours (checked once a set)."""
+    from stream.sumy_scoring import LexRankSummarizer, _lexrank_words
+    from stream.text import STOP_WORDS, lexrank_stems, stem
+
+    summarizer = LexRankSummarizer(stem)
+    text = "The dockers walked out at noon on Monday."
+    summarizer.stop_words = STOP_WORDS
+    assert _lexrank_words(text, summarizer) == list(lexrank_stems(text))
+    summarizer.stop_words = ["noon"]
+    assert "noon" not in _lexrank_words(text, summarizer)
+    assert stem("the") in _lexrank_words(text, summarizer)
+    summarizer.stop_words = STOP_WORDS
+    assert _lexrank_words(text, summarizer) == list(lexrank_stems(text))
