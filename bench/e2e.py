@@ -49,6 +49,7 @@ from bench.kafka_env import (  # noqa: E402
     descendants,
     environment,
     helper_stage,
+    interpreter,
     peak_rss_mb,
 )
 from bench.synth import article_paragraphs, make_event, make_topic, title  # noqa: E402
@@ -468,8 +469,8 @@ def main() -> None:
           f"preloaded, debounce {args.debounce:g} s, {args.helpers} prepare helper process(es) a "
           f"worker, 4 partitions by section, 2 cores shared, load generator at nice "
           f"{args.load_nice}")
-    print(f"machine: {cpu_model()}; core {reference:.2f} ms an article with 1,000 stories held "
-          f"(`--core 1000`, before the run)")
+    print(f"machine: {cpu_model()}; {interpreter()}; core {reference:.2f} ms an article with "
+          f"1,000 stories held (`--core 1000`, before the run)")
     print("\n| workers | offered art/s | sustained art/s | p50 s | p95 s | p99 s | completed | "
           "worker CPU (cores) | worker peak RSS MB | helper CPU (cores) by stage | "
           "helper peak RSS MB | broker CPU (cores) | broker peak RSS MB | "

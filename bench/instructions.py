@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.e2e import CORE_STAGES, core_cost  # noqa: E402
-from bench.kafka_env import cpu_model  # noqa: E402
+from bench.kafka_env import cpu_model, interpreter  # noqa: E402
 
 COLLECTED = re.compile(r"Collected : (\d+)")
 
@@ -82,7 +82,7 @@ def main() -> None:
         upto: (totals[(upto, True)] - totals[(upto, False)]) / args.articles
         for upto in stages
     }
-    print(f"machine: {cpu_model()}; Python {sys.version.split()[0]} ({sys.executable}); "
+    print(f"machine: {cpu_model()}; {interpreter()}; "
           f"{args.stories:,} stories held, {args.articles:,} articles counted\n")
     print("| stage | million instructions an article | of the core |")
     print("| --- | --- | --- |")

@@ -7,6 +7,8 @@ Process figures come from /proc (no psutil here): CPU seconds (user + system) an
 from __future__ import annotations
 
 import os
+import platform
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -96,6 +98,16 @@ def descendants(pid: int) -> list[int]:
         found.append(child)
         queue.extend(parents.get(child, []))
     return found
+
+
+def interpreter() -> str:
+    """The Python that runs the benchmark (and the workers it starts): version and binary.
+
+    Printed beside the processor: a distribution's CPython and a default source build (pyenv's)
+    differ by 9 % in the instructions our core takes (``bench/instructions.py``).
+    """
+    base = getattr(sys, "_base_executable", sys.executable)
+    return f"Python {platform.python_version()} ({base})"
 
 
 def cpu_model() -> str:
