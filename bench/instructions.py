@@ -11,8 +11,9 @@ change to the hot path is judged here: a saving that does not show in instructio
 Each stage is run twice under ``valgrind --tool=callgrind``: once with all of ``core_cost``'s
 setup (imports, the stories held, the stream's payloads) and its articles, once with the setup
 alone; the difference over the number of articles is that stage's instructions per article.
-Stages are cumulative as in the worker: parse (validate, clean, tokenise), + cluster (dedup and
-clustering: the tracker step), + summary (the story's fact pool and a new version). The runs go
+Stages are cumulative as in the worker: parse (validate, clean), + cluster (the tracker step:
+tokenise, which the worker's prepare helper does before it, then dedup and clustering), +
+summary (the story's fact pool and a new version). The runs go
 two at a time (one per core); each takes a minute or two, valgrind being about 50x slower.
 Instructions are not time (a cache miss costs more than an add), but on one machine and
 interpreter they move with it.
