@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     prepare_batch_seconds: float = Field(
         default=0.02, gt=0, description="Longest wait to fill a batch for the prepare helpers."
     )
+    producer_linger_ms: int = Field(
+        default=30,
+        ge=0,
+        description="How long the worker's producer waits to fill a request (fewer, larger ones).",
+    )
     summary_words: int = Field(default=100, ge=10)
     story_retention_days: float = Field(
         default=14, gt=0, description="Stories quiet this long (event time) leave the state."
