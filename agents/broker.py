@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from agents.helpers import die_with_parent
+
 KAFKA_VERSION = "4.1.1"
 POM = Path(__file__).resolve().parents[1] / "deploy" / "kafka" / "pom.xml"
 
@@ -150,6 +152,9 @@ class LocalBroker:
     port: int = 9092
     controller_port: int = 9093
     heap: str = "512m"
+    tied_to_launcher: bool = False
+    """Stop the broker (SIGTERM) when the process that started it ends, however it ends: a
+    throwaway broker outlived a benchmark killed with SIGTERM, using CPU in the next runs."""
 
     @property
     def bootstrap(self) -> str:
@@ -253,6 +258,7 @@ class LocalBroker:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent if self.tied_to_launcher else None,
         )
         self._pid_file.write_text(
             json.dumps(
@@ -313,7 +319,9 @@ def throwaway_broker(heap: str | None = None) -> Iterator[LocalBroker]:
     """
     home = Path(tempfile.mkdtemp(prefix="storystream-kafka-"))
     options = {"heap": heap} if heap else {}
-    broker = LocalBroker(home, port=free_port(), controller_port=free_port(), **options)
+    broker = LocalBroker(
+        home, port=free_port(), controller_port=free_port(), tied_to_launcher=True, **options
+    )
     try:
         broker.start()
         yield broker

@@ -50,6 +50,7 @@ from bench.kafka_env import (  # noqa: E402
     environment,
     helper_stage,
     interpreter,
+    jit_cpu_seconds,
     peak_rss_mb,
 )
 from bench.synth import article_paragraphs, make_event, make_topic, title  # noqa: E402
@@ -61,14 +62,15 @@ CHROME = "Skip to main content\n\n{}\n\nSign up for our newsletter\n\nShare this
 WARMUP_SHARE = 0.1
 
 
-def live_stream(count: int, seed: int = 8, active_stories: int = 300) -> list[dict[str, object]]:
-    """Articles in publication order; event time advances 20 s an article."""
+def live_stream(count: int, seed: int = 8, active_stories: int = 300, prefix: str = "x",
+                start: datetime = START) -> list[dict[str, object]]:
+    """Articles in publication order from ``start``; event time advances 20 s an article."""
     rng = random.Random(seed)
     topics = [make_topic(rng) for _ in range(400)]
     active: list[dict[str, object]] = []
     out: list[dict[str, object]] = []
     for i in range(count):
-        when = START + timedelta(seconds=20 * i)
+        when = start + timedelta(seconds=20 * i)
         if len(active) < active_stories or rng.random() < 0.2:
             event = make_event(rng, rng.choice(topics), when, event_id=f"e{i}")
             size = min(400, int(rng.paretovariate(1.1)))
@@ -89,7 +91,7 @@ def live_stream(count: int, seed: int = 8, active_stories: int = 300) -> list[di
                 story["wire"] = paragraphs
             body = "\n\n".join(paragraphs)
         out.append({
-            "id": f"x{i}", "source": f"Outlet {rng.randrange(60)}", "title": title(rng, event),
+            "id": f"{prefix}{i}", "source": f"Outlet {rng.randrange(60)}", "title": title(rng, event),
             "body": body, "published_at": when.isoformat(), "language": "en",
             "section": story["section"],
         })
@@ -110,6 +112,15 @@ def preload_stream(count: int, seed: int = 9) -> list[dict[str, object]]:
                     "published_at": START.isoformat(), "language": "en",
                     "section": SECTIONS[i % len(SECTIONS)]})
     return out
+
+
+def warm_stream(count: int) -> list[dict[str, object]]:
+    """Other stories, just before the measured stream's event time: a warm-up, not measured.
+
+    A broker started for the run spends its first minutes compiling its hot paths (half of its
+    CPU in a one-minute run); a deployed one has long done that. The worker's caches warm too.
+    """
+    return live_stream(count, seed=10, prefix="w", start=START - timedelta(seconds=20 * count))
 
 
 LOAD_NICENESS = 10
@@ -233,6 +244,7 @@ class RunResult:
     helper_cpu: dict[str, float]  # CPU seconds of all workers' helpers, by stage
     helper_rss: list[float]
     broker_cpu: float | None
+    broker_jit: float | None  # of which its JIT compiler threads
     broker_rss: float | None
     busy: dict[str, float]
     seconds: float
@@ -246,7 +258,7 @@ def percentile(values: list[float], share: float) -> float:
 
 def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, seconds: float,
         preload: int, debounce: float, helpers: int = 1,
-        load_nice: int = LOAD_NICENESS) -> RunResult:
+        load_nice: int = LOAD_NICENESS, warmup: float = 0.0) -> RunResult:
     count = int(rate * seconds) if rate > 0 else int(seconds * 600)
     items = live_stream(count)
     env, settings = environment(
@@ -275,10 +287,20 @@ def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, secon
             deadline = time.monotonic() + 900
             while len(clock.seen) + len(clock.refused) < preload and time.monotonic() < deadline:
                 time.sleep(1)
+        if warmup > 0:
+            warm = warm_stream(int((rate if rate > 0 else 300) * warmup))
+            produce(bootstrap, settings.topics["raw"], warm, rate, clock)
+            deadline = time.monotonic() + 900
+            last = str(warm[-1]["id"])
+            while last not in clock.seen and last not in clock.refused and (
+                time.monotonic() < deadline
+            ):
+                time.sleep(1)
         cpu0 = [cpu_seconds(p.pid) for p in processes]
         helpers = [h for p in processes for h in descendants(p.pid)]
         helper_cpu0 = {h: cpu_seconds(h) for h in helpers}
         broker_cpu0 = cpu_seconds(broker_pid) if broker_pid else None
+        broker_jit0 = jit_cpu_seconds(broker_pid) if broker_pid else 0.0
         busy0 = [agent_busy(port) for port in ports]
         load_cpu0 = cpu_seconds(os.getpid())
         started = time.time()
@@ -300,6 +322,7 @@ def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, secon
             used = cpu_seconds(h) - helper_cpu0.get(h, 0.0)
             helper_cpu[stage] = helper_cpu.get(stage, 0.0) + used
         broker_cpu = cpu_seconds(broker_pid) - broker_cpu0 if broker_pid and broker_cpu0 else None
+        broker_jit = jit_cpu_seconds(broker_pid) - broker_jit0 if broker_pid else None
         load_cpu = cpu_seconds(os.getpid()) - load_cpu0
         busy: dict[str, float] = {}
         for port, before in zip(ports, busy0, strict=True):
@@ -325,7 +348,7 @@ def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, secon
         p95=percentile(latencies, 0.95), p99=percentile(latencies, 0.99), completed=completed,
         refused=refused,
         produced=len(ids), worker_cpu=cpu, worker_rss=rss, helper_cpu=helper_cpu,
-        helper_rss=helper_rss, broker_cpu=broker_cpu,
+        helper_rss=helper_rss, broker_cpu=broker_cpu, broker_jit=broker_jit,
         broker_rss=peak_rss_mb(broker_pid) if broker_pid else None, busy=busy, seconds=elapsed,
         load_cpu=load_cpu,
     )
@@ -440,6 +463,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--preload", type=int, default=1000)
     parser.add_argument("--debounce", type=float, default=0.25)
+    parser.add_argument("--warmup", type=float, default=60,
+                        help="seconds of other stories at the same rate first (not measured)")
     parser.add_argument("--helpers", type=int, default=1,
                         help="prepare helper processes per worker (0: prepare in the worker)")
     parser.add_argument("--load-nice", type=int, default=LOAD_NICENESS,
@@ -461,14 +486,14 @@ def main() -> None:
     with broker() as (bootstrap, broker_pid):
         for workers in [int(w) for w in args.workers.split(",")]:
             result = run(bootstrap, broker_pid, workers, args.rate, args.seconds, args.preload,
-                         args.debounce, args.helpers, args.load_nice)
+                         args.debounce, args.helpers, args.load_nice, args.warmup)
             results.append(result)
             print(f"done: {result}", file=sys.stderr, flush=True)
     print(f"\nstream: {results[0].produced:,} articles offered at "
           f"{'max' if args.rate <= 0 else f'{args.rate:g}/s'}, {args.preload:,} stories "
-          f"preloaded, debounce {args.debounce:g} s, {args.helpers} prepare helper process(es) a "
-          f"worker, 4 partitions by section, 2 cores shared, load generator at nice "
-          f"{args.load_nice}")
+          f"preloaded, {args.warmup:g} s of warm-up, debounce {args.debounce:g} s, "
+          f"{args.helpers} prepare helper process(es) a worker, 4 partitions by section, "
+          f"2 cores shared, load generator at nice {args.load_nice}")
     print(f"machine: {cpu_model()}; {interpreter()}; core {reference:.2f} ms an article with "
           f"1,000 stories held (`--core 1000`, before the run)")
     print("\n| workers | offered art/s | sustained art/s | p50 s | p95 s | p99 s | completed | "
@@ -486,7 +511,10 @@ def main() -> None:
         completed = f"{r.completed:,}/{r.produced:,}" + (
             f" (+{r.refused:,} dead letters)" if r.refused else ""
         )
-        broker_cores = f"{r.broker_cpu / r.seconds:.2f}" if r.broker_cpu is not None else "-"
+        broker_cores = (
+            f"{r.broker_cpu / r.seconds:.2f} (JIT {(r.broker_jit or 0.0) / r.seconds:.2f})"
+            if r.broker_cpu is not None else "-"
+        )
         broker_rss = f"{r.broker_rss:,.0f}" if r.broker_rss is not None else "-"
         print(f"| {r.workers} | {r.offered:,.0f} | {r.sustained:,.0f} | {r.p50:.2f} | "
               f"{r.p95:.2f} | {r.p99:.2f} | {completed} | {cores} | {rss} | "

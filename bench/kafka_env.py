@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
+import signal
 import sys
 import tempfile
 import uuid
@@ -24,7 +25,12 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 @contextmanager
 def broker() -> Iterator[tuple[str, int | None]]:
-    """(bootstrap servers, pid of our broker or None when it is not ours)."""
+    """(bootstrap servers, pid of our broker or None when it is not ours).
+
+    A SIGTERM to the benchmark ends it through its ``finally`` blocks, so the workers it
+    started are stopped and our broker's home is removed (Python's default just exits).
+    """
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if bootstrap:
         yield bootstrap, None
@@ -64,6 +70,24 @@ def cpu_seconds(pid: int) -> float:
     except FileNotFoundError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def jit_cpu_seconds(pid: int) -> float:
+    """CPU time a JVM's just-in-time compiler threads have used so far (0 if not a JVM).
+
+    A fresh broker compiles its hot paths for minutes: in a one-minute run that was half of its
+    CPU, which a broker that has run for days no longer spends.
+    """
+    total = 0.0
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            if not (task / "comm").read_text().startswith(("C1 CompilerThre", "C2 CompilerThre")):
+                continue
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICKS
+    return total
 
 
 def process_name(pid: int) -> str:
