@@ -286,6 +286,13 @@ class LocalBroker:
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             try:
+                # Started by this process (a throwaway broker): reap it, or it stays a zombie
+                # that answers signals, and every stop waited out the whole ``wait``.
+                if os.waitpid(pid, os.WNOHANG)[0]:
+                    break
+            except ChildProcessError:
+                pass  # started by another process (`storystream broker start`)
+            try:
                 os.kill(pid, 0)
             except OSError:
                 break
