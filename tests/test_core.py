@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -126,7 +127,7 @@ def test_story_versions_grow_only_on_change_and_copies_add_no_sentences():
     assert state.render(wire.published_at) is None  # nothing changed: no version
 
 
-def test_a_packed_state_reads_back_whole_and_so_does_one_stored_before_packing():
+def test_a_packed_state_reads_back_whole_and_so_do_the_formats_stored_before():
     state = StoryState(story_id="s")
     state.add(article("a", "\n\n".join(STRIKE), source="Wire", title="Dockworkers strike"))
     state.render(datetime(2026, 5, 1, tzinfo=UTC))
@@ -137,6 +138,8 @@ def test_a_packed_state_reads_back_whole_and_so_does_one_stored_before_packing()
     # Written by faust's json codec before states were packed: a quoted JSON string.
     assert StoryState.unpack(json.dumps(as_json).encode()).model_dump_json() == as_json
     assert StoryState.unpack(as_json.encode()).model_dump_json() == as_json
+    # Packed with zlib, before zstd.
+    assert StoryState.unpack(zlib.compress(as_json.encode(), 1)).model_dump_json() == as_json
 
 
 def test_summary_never_repeats_a_fact_and_respects_budget():
