@@ -17,7 +17,9 @@ peak memory of each process (workers, broker), and each agent's busy time from t
 ``/metrics`` (the per-stage split of a worker's CPU).
 
 ``--preload N`` first puts N one-article stories into the state (not measured), so the run shows
-per-article cost with N stories held. ``--naive K`` runs the naive pipeline offline on the first K
+per-article cost with N stories held. ``--warmup S`` (60) then sends S seconds of other stories
+at the same rate, not measured either: the broker started for the run compiles its hot paths in
+its first minutes (its JIT's CPU in the measured window is reported beside the broker's). ``--naive K`` runs the naive pipeline offline on the first K
 articles of the same stream: brute-force similarity against every story (no index), and sumy
 LexRank over the whole story on every update; its articles/s is compared with ours.
 """
