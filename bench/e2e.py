@@ -274,11 +274,11 @@ def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, secon
         port = free_port()
         ports.append(port)
         processes.append(start_worker(settings, {**env, "STORYSTREAM_WEB_PORT": str(port)}))
+    stop = threading.Event()  # set in the finally below: the watchers must end on any exit
     try:
         assert wait_until_consuming(settings.bootstrap_servers, settings.app_id, timeout=180)
         time.sleep(3 * workers)  # let rebalances settle before measuring
         clock = Clock()
-        stop = threading.Event()
         watchers = [
             as_load(load_nice, watch, bootstrap, settings.topics[topic], clock, stop)
             for watch, topic in [(watch_updates, "updates"), (watch_dead_letters, "dlq")]
@@ -334,6 +334,7 @@ def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, secon
         for watcher in watchers:
             watcher.join()
     finally:
+        stop.set()
         rss = [peak_rss_mb(p.pid) for p in processes]
         helper_rss = [sum(peak_rss_mb(h) for h in descendants(p.pid)) for p in processes]
         for process in processes:
