@@ -81,6 +81,13 @@ def split_sentences(paragraph: str) -> list[str]:
 
 def words(text: str) -> list[str]:
     """Return the words of a text, lower-cased, punctuation dropped."""
+    lowered = text.lower()
+    if len(lowered) == len(text) and "Σ" not in text:
+        # Lower-cased whole, then split: one C call instead of two a word (12 % of preparing an
+        # article, py-spy), and the same words. Each character here lowered to one character,
+        # and no character changes whether it is a word character or an apostrophe by that
+        # (checked over all of Unicode); only a capital sigma lowers by its context.
+        return _WORD.findall(lowered.replace("’", "'"))
     return [w.lower().replace("’", "'") for w in _WORD.findall(text)]
 
 

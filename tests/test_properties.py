@@ -65,3 +65,28 @@ def test_tracker_and_story_invariants(items):
         for sentence in update.sentences:
             assert set(sentence.article_ids) <= set(update.article_ids)
             assert set(sentence.sources) <= set(update.sources)
+
+
+spacey = st.text(
+    alphabet=st.one_of(
+        st.sampled_from(list(" \t\n\r\u00a0\u1680\u2003\u200b\u2028\u3000\x0b\x85'’ΣΟσς_.İß")),
+        st.characters(codec="utf-8", exclude_categories=("Cs",)),
+    ),
+    max_size=120,
+)
+
+
+@given(spacey)
+def test_text_fast_paths_give_what_the_plain_rules_give(text):
+    """normalize_text and words take C shortcuts; these are the rules they must keep."""
+    import html
+    import unicodedata
+
+    from stream.clean import _CONTROL, _SPACES, normalize_text
+    from stream.text import _WORD, words
+
+    plain = unicodedata.normalize("NFKC", html.unescape(text))
+    plain = _CONTROL.sub("", plain.replace("\r\n", "\n").replace("\r", "\n"))
+    lines = [_SPACES.sub(" ", line).strip() for line in plain.split("\n")]
+    assert normalize_text(text) == "\n".join(lines)
+    assert words(text) == [w.lower().replace("’", "'") for w in _WORD.findall(text)]
