@@ -19,8 +19,8 @@ peak memory of each process (workers, broker), and each agent's busy time from t
 ``--preload N`` first puts N one-article stories into the state (not measured), so the run shows
 per-article cost with N stories held. ``--warmup S`` (60) then sends S seconds of other stories
 at the same rate, not measured either: the broker started for the run compiles its hot paths in
-its first minutes (its JIT's CPU in the measured window is reported beside the broker's). ``--naive K`` runs the naive pipeline offline on the first K
-articles of the same stream: brute-force similarity against every story (no index), and sumy
+its first minutes (its JIT's CPU in the measured window is reported beside the broker's).
+``--naive K`` runs the naive pipeline offline on the first K articles of the same stream: brute-force similarity against every story (no index), and sumy
 LexRank over the whole story on every update; its articles/s is compared with ours.
 """
 
@@ -283,18 +283,18 @@ def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, secon
             as_load(load_nice, watch, bootstrap, settings.topics[topic], clock, stop)
             for watch, topic in [(watch_updates, "updates"), (watch_dead_letters, "dlq")]
         ]
-        if preload:
-            warm = preload_stream(preload)
-            produce(bootstrap, settings.topics["raw"], warm, 0, clock)
+        # Unmeasured phases: stories to hold (as fast as possible), then a warm-up at the rate.
+        unmeasured = 0
+        for before, pace in [
+            (preload_stream(preload) if preload else [], 0.0),
+            (warm_stream(int((rate if rate > 0 else 300) * warmup)) if warmup > 0 else [], rate),
+        ]:
+            if not before:
+                continue
+            produce(bootstrap, settings.topics["raw"], before, pace, clock)
+            unmeasured += len(before)
             deadline = time.monotonic() + 900
-            while len(clock.seen) + len(clock.refused) < preload and time.monotonic() < deadline:
-                time.sleep(1)
-        if warmup > 0:
-            warm = warm_stream(int((rate if rate > 0 else 300) * warmup))
-            produce(bootstrap, settings.topics["raw"], warm, rate, clock)
-            deadline = time.monotonic() + 900
-            last = str(warm[-1]["id"])
-            while last not in clock.seen and last not in clock.refused and (
+            while len(clock.seen) + len(clock.refused) < unmeasured and (
                 time.monotonic() < deadline
             ):
                 time.sleep(1)

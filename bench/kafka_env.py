@@ -63,13 +63,18 @@ def peak_rss_mb(pid: int) -> float:
     return _status_mb(pid, "VmHWM:")
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process has used so far."""
+def _stat_cpu_seconds(stat: Path) -> float:
+    """User + system CPU time in a ``/proc/.../stat`` file (a process's or a thread's), or 0."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
         return 0.0
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far."""
+    return _stat_cpu_seconds(Path(f"/proc/{pid}/stat"))
 
 
 def jit_cpu_seconds(pid: int) -> float:
@@ -81,12 +86,11 @@ def jit_cpu_seconds(pid: int) -> float:
     total = 0.0
     for task in Path(f"/proc/{pid}/task").glob("*"):
         try:
-            if not (task / "comm").read_text().startswith(("C1 CompilerThre", "C2 CompilerThre")):
-                continue
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            name = (task / "comm").read_text()
         except (FileNotFoundError, ProcessLookupError):
-            continue
-        total += (int(fields[11]) + int(fields[12])) / TICKS
+            continue  # the thread ended
+        if name.startswith(("C1 CompilerThre", "C2 CompilerThre")):
+            total += _stat_cpu_seconds(task / "stat")
     return total
 
 
