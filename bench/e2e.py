@@ -20,8 +20,9 @@ peak memory of each process (workers, broker), and each agent's busy time from t
 per-article cost with N stories held. ``--warmup S`` (60) then sends S seconds of other stories
 at the same rate, not measured either: the broker started for the run compiles its hot paths in
 its first minutes (its JIT's CPU in the measured window is reported beside the broker's).
-``--naive K`` runs the naive pipeline offline on the first K articles of the same stream: brute-force similarity against every story (no index), and sumy
-LexRank over the whole story on every update; its articles/s is compared with ours.
+``--naive K`` runs the naive pipeline offline on the first K articles of the same stream:
+brute-force similarity against every story (no index), and sumy LexRank over the whole story on
+every update; its articles/s is compared with ours.
 """
 
 from __future__ import annotations
@@ -93,7 +94,8 @@ def live_stream(count: int, seed: int = 8, active_stories: int = 300, prefix: st
                 story["wire"] = paragraphs
             body = "\n\n".join(paragraphs)
         out.append({
-            "id": f"{prefix}{i}", "source": f"Outlet {rng.randrange(60)}", "title": title(rng, event),
+            "id": f"{prefix}{i}", "source": f"Outlet {rng.randrange(60)}",
+            "title": title(rng, event),
             "body": body, "published_at": when.isoformat(), "language": "en",
             "section": story["section"],
         })
