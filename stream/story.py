@@ -37,22 +37,23 @@ the summary helper's time (py-spy). Higher levels gain a few per cent of bytes f
 
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _codecs = threading.local()
-"""A zstd compressor and decompressor per thread: their contexts are reused between calls (a
-one-shot call builds one each time, twice the cost), and one must not be used by two threads."""
 
 
-def _compressor() -> zstandard.ZstdCompressor:
-    packer: zstandard.ZstdCompressor | None = getattr(_codecs, "packer", None)
-    if packer is None:
-        packer = _codecs.packer = zstandard.ZstdCompressor(level=PACK_LEVEL)
-    return packer
+def _zstd() -> tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor]:
+    """This thread's zstd compressor and decompressor.
 
-
-def _decompressor() -> zstandard.ZstdDecompressor:
-    unpacker: zstandard.ZstdDecompressor | None = getattr(_codecs, "unpacker", None)
-    if unpacker is None:
-        unpacker = _codecs.unpacker = zstandard.ZstdDecompressor()
-    return unpacker
+    Their contexts are reused between calls (a one-shot call builds one each time, twice the
+    cost), and one must not be used by two threads at once.
+    """
+    pair: tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor] | None = getattr(
+        _codecs, "pair", None
+    )
+    if pair is None:
+        pair = _codecs.pair = (
+            zstandard.ZstdCompressor(level=PACK_LEVEL),
+            zstandard.ZstdDecompressor(),
+        )
+    return pair
 
 
 MAX_TITLES = 60
@@ -94,7 +95,7 @@ class StoryState(BaseModel):
         Packed, each write is a quarter of that through the pipe from the summary helper,
         the worker's producer, the broker and the changelog.
         """
-        return bytes(_compressor().compress(self.model_dump_json().encode()))
+        return bytes(_zstd()[0].compress(self.model_dump_json().encode()))
 
     @classmethod
     def unpack(cls, stored: bytes | str) -> StoryState:
@@ -107,7 +108,7 @@ class StoryState(BaseModel):
         if isinstance(stored, bytes) and stored[:1] == b'"':
             stored = json.loads(stored)
         if isinstance(stored, bytes) and stored[:4] == _ZSTD_MAGIC:
-            stored = _decompressor().decompress(stored)
+            stored = _zstd()[1].decompress(stored)
         elif isinstance(stored, bytes) and stored[:1] != b"{":
             stored = zlib.decompress(stored)
         return cls.model_validate_json(stored)
