@@ -127,6 +127,9 @@ def warm_stream(count: int) -> list[dict[str, object]]:
     return live_stream(count, seed=10, prefix="w", start=START - timedelta(seconds=20 * count))
 
 
+SEND_TICK = 0.01
+"""Seconds between the generator's sends at most (it sends every article due by then)."""
+
 LOAD_NICENESS = 10
 """Niceness of the load generator's threads (the producer and the update consumer): the target
 is a machine whose cores the broker and the worker share; the generator stands in for the
@@ -168,7 +171,10 @@ def produce(bootstrap: str, topic: str, items: list[dict[str, object]], rate: fl
                 due = started + n / rate
                 delay = due - time.perf_counter()
                 if delay > 0:
-                    time.sleep(delay)
+                    # Wake at most every SEND_TICK and send all that is due by then, not once
+                    # an article: each wake-up is CPU taken from the cores the measured system
+                    # runs on (with article_ids_of: 0.13 -> 0.11 cores at 200 articles/s).
+                    time.sleep(max(delay, SEND_TICK))
             if clock is not None:
                 clock.sent[ident] = time.time()
             producer.send(topic, key=ident.encode(), value=payload)
@@ -176,6 +182,22 @@ def produce(bootstrap: str, topic: str, items: list[dict[str, object]], rate: fl
     finally:
         producer.close()
     return time.perf_counter() - started
+
+
+def article_ids_of(update: bytes) -> list[str]:
+    """The ``article_ids`` of a StoryUpdate's JSON, parsing that list alone.
+
+    A version carries its whole story (sentences, sources, maps of copies); this reader runs on
+    the cores of the system it measures, and needs one list of it.
+    The story's own list is the last key of that name (each sentence has one before it; a
+    quote inside a string is escaped), and ids hold no bracket (they are this generator's).
+    """
+    start = update.rfind(b'"article_ids":[')
+    if start < 0:
+        return list(json.loads(update)["article_ids"])  # not pydantic's compact form
+    start += len(b'"article_ids":')
+    ids: list[str] = json.loads(update[start : update.index(b"]", start) + 1])
+    return ids
 
 
 def watch_updates(bootstrap: str, topic: str, clock: Clock, stop: threading.Event) -> None:
@@ -189,8 +211,7 @@ def watch_updates(bootstrap: str, topic: str, clock: Clock, stop: threading.Even
             for records in consumer.poll(timeout_ms=200, max_records=2000).values():
                 for record in records:
                     made = record.timestamp / 1000  # CreateTime: when the worker sent it
-                    update = json.loads(record.value)
-                    for ident in update["article_ids"]:
+                    for ident in article_ids_of(record.value):
                         if ident not in clock.seen:
                             clock.seen[ident] = made
     finally:
