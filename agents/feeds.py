@@ -69,13 +69,13 @@ articles/s, 30 ms rather than 5 took 42 % off the producing process and 17 % off
 (with the worker's linger, ``bench/e2e.py`` runs side by side); an article waits 30 ms at most."""
 
 
-def make_producer(bootstrap: str, linger_ms: int = INGEST_LINGER_MS) -> KafkaProducer:
+def make_producer(bootstrap: str) -> KafkaProducer:
     """An idempotent producer (acks=all): a retry never duplicates a message in the log."""
     return KafkaProducer(
         bootstrap_servers=bootstrap,
         acks="all",
         enable_idempotence=True,
-        linger_ms=linger_ms,
+        linger_ms=INGEST_LINGER_MS,
         max_request_size=8_388_608,
         client_id="storystream-ingest",
     )
