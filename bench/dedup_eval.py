@@ -3,6 +3,8 @@
     python bench/dedup_eval.py                       # quality on 300 originals, cost at 10k and 100k
     python bench/dedup_eval.py --sizes 10000,100000,1000000
     python bench/dedup_eval.py --phases 10000,100000,1000000   # where an article's time goes
+    python bench/dedup_eval.py --stream 36000        # the e2e stream, wire copies and all
+    python bench/dedup_eval.py --copies 300          # one wire story, copied 300 times
 
 Quality: originals come from bench/synth.py; variants are derived programmatically. Copy variants
 must be flagged as copies *of their original*; the negatives (another outlet's article on the same
@@ -14,23 +16,32 @@ Cost: the index is pre-filled with N articles on unrelated events, then 1,000 ne
 classified and added; articles/s and microseconds per article, with the peak memory of the index.
 ``--phases`` grows one index through the sizes and splits each article's time: deriving its
 shingles and MinHash, classifying it (band lookup, candidate screening, alignment), storing it.
+``--stream`` runs the e2e benchmark's stream (long-tailed stories, each republishing its wire copy
+verbatim or with the outlet's own paragraphs) through one index, evicting as the worker does, and
+counts verdicts and the sentence alignments they took. ``--copies`` indexes one wire article and
+then that many lightly edited copies of it (5 % of words: none an exact copy), the way a big agency
+story spreads.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import random
 import resource
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.synth import article_paragraphs, edit_words, make_event, title  # noqa: E402
+from stream import dedup  # noqa: E402
 from stream.dedup import DedupConfig, DedupIndex  # noqa: E402
 from stream.features import ArticleFeatures, analyse  # noqa: E402
 from stream.models import Article, DedupKind  # noqa: E402
@@ -159,6 +170,69 @@ def phases(sizes: list[int], probes: int = 2000, seed: int = 11) -> None:
         print(f"| {size:,} | {micros[0]:.0f} | {micros[1]:.0f} | {micros[2]:.0f} | {sum(micros):.0f} |", flush=True)
 
 
+@contextlib.contextmanager
+def counting_alignments() -> Iterator[list[int]]:
+    """Count the sentence alignments dedup makes inside the block (in the list's one item)."""
+    aligned = [0]
+    align = dedup.Alignment.__init__
+
+    def counted(self: dedup.Alignment, *args: Any) -> None:
+        aligned[0] += 1
+        align(self, *args)
+
+    dedup.Alignment.__init__ = counted  # type: ignore[method-assign]
+    try:
+        yield aligned
+    finally:
+        dedup.Alignment.__init__ = align  # type: ignore[method-assign]
+
+
+def stream(count: int) -> None:
+    """Verdicts, alignments and µs per article on the e2e stream (see the module docstring)."""
+    from bench.e2e import live_stream, preload_stream
+
+    articles = [prepare(Article.model_validate(item), now=NOW + timedelta(days=400))
+                for item in [*preload_stream(1000), *live_stream(count)]]
+    by_id = {a.id: a for a in articles}
+    batch = [analyse(a) for a in articles]
+    index = DedupIndex()
+    kinds: dict[str, int] = defaultdict(int)
+    with_additions = 0  # copies flagged duplicate though they add sentences to their original
+    with counting_alignments() as aligned:
+        started = time.perf_counter()
+        for n, f in enumerate(batch):
+            verdict = index.observe(f)
+            kinds[verdict.kind.value] += 1
+            if verdict.kind is DedupKind.DUPLICATE and verdict.of:
+                added = len(by_id[f.article_id].sentences) > len(by_id[verdict.of].sentences)
+                with_additions += added
+            if n % 500 == 0:
+                index.evict(f.time)
+        elapsed = time.perf_counter() - started
+    print("| articles | unique | duplicate_of | syndicated_from | duplicates with added sentences "
+          "| alignments an article | µs/article |\n| --- | --- | --- | --- | --- | --- | --- |")
+    print(f"| {len(batch):,} | {kinds['unique']:,} | {kinds['duplicate_of']:,} | "
+          f"{kinds['syndicated_from']:,} | {with_additions} | {aligned[0] / len(batch):.2f} | "
+          f"{1e6 * elapsed / len(batch):.0f} |")
+
+
+def copies(count: int, seed: int = 3) -> None:
+    """Alignments and ms per copy as one wire article is copied ``count`` times."""
+    rng = random.Random(seed)
+    wire = article_paragraphs(rng, make_event(rng))
+    index = DedupIndex()
+    index.observe(features("wire", "Wire", wire))
+    batch = [features(f"c{i}", "Copy", edit_words(rng, wire, 0.05), minutes=i % 600)
+             for i in range(count)]
+    with counting_alignments() as aligned:
+        started = time.perf_counter()
+        flagged = sum(index.observe(f).of == "wire" for f in batch)
+        elapsed = time.perf_counter() - started
+    print("| copies | flagged as copies of the wire | alignments a copy | ms a copy |\n"
+          "| --- | --- | --- | --- |")
+    print(f"| {count} | {flagged} | {aligned[0] / count:.1f} | {1e3 * elapsed / count:.2f} |")
+
+
 def sweep(originals: int) -> None:
     print("| dup | dup match | syndicated | precision | recall | edit30 | negatives unique | half_shared unique |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -176,7 +250,15 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--sweep", action="store_true")
     parser.add_argument("--phases", default="", help="sizes for the per-phase split")
+    parser.add_argument("--stream", type=int, default=0, help="articles of the e2e stream")
+    parser.add_argument("--copies", type=int, default=0, help="copies of one wire article")
     args = parser.parse_args()
+    if args.copies:
+        copies(args.copies)
+        return
+    if args.stream:
+        stream(args.stream)
+        return
     if args.phases:
         phases([int(s) for s in args.phases.split(",")])
         return

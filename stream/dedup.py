@@ -15,6 +15,11 @@ Three stages, cheapest first:
    everywhere (every sentence matches, loosely) from two rewrites that share some wire paragraphs
    verbatim (half the sentences match exactly, half not at all).
 
+A near-duplicate is stored but left out of the band index while the article it copies is there:
+it would only be a second door to the same text. Without that, each copy of a wire story was
+aligned with every earlier copy (93 alignments a copy over 300 copies), and the copies' phrases,
+counted as if they were independent texts, became too common to index.
+
 Decisions (thresholds measured by ``bench/dedup_eval.py``):
 
 - ``duplicate_of`` when both articles are covered by each other under a loose sentence
@@ -266,6 +271,9 @@ class DedupIndex:
         self._order: deque[tuple[datetime, str]] = deque()
         self._origin: dict[str, str] = {}
         self._frequency = ShingleFrequency()
+        self._stand_ins: dict[str, list[tuple[str, np.ndarray]]] = {}
+        """Searchable article -> the duplicates of it left out of the band index, in arrival
+        order, with their MinHash values: the latest takes its place when it is evicted."""
 
     def __len__(self) -> int:
         return len(self._stored)
@@ -286,11 +294,20 @@ class DedupIndex:
         """
         incoming = self._incoming(features)
         verdict = self._classify(incoming)
-        if verdict.of is not None:
-            root = self._origin.get(verdict.of, verdict.of)
+        matched = verdict.of
+        if matched is not None:
+            root = self._origin.get(matched, matched)
             verdict = verdict.model_copy(update={"of": root})
             self._origin[features.article_id] = root
-        self._add(incoming)
+        if verdict.kind is DedupKind.DUPLICATE and matched is not None and matched in self._lsh:
+            # Whatever would meet this copy meets the article it copies: it stands in for
+            # that one, searchable only once that one is evicted.
+            if features.article_id not in self._stored:
+                hashvalues = incoming.signature.hashvalues
+                self._stand_ins.setdefault(matched, []).append((features.article_id, hashvalues))
+            self._add(incoming, searchable=False)
+        else:
+            self._add(incoming)
         return verdict
 
     def classify(self, features: ArticleFeatures) -> DedupVerdict:
@@ -334,16 +351,27 @@ class DedupIndex:
             return DedupVerdict(kind=DedupKind.SYNDICATED, of=syndicated[1])
         return DedupVerdict()
 
-    def _add(self, incoming: _Incoming) -> None:
+    def _add(self, incoming: _Incoming, searchable: bool = True) -> None:
+        """Store an article; ``searchable``: also index its bands, so later ones meet it.
+
+        A duplicate is stored but not searchable (see :meth:`observe`): every copy of a wire
+        story would otherwise be a candidate, and aligned, for every later copy, a cost that
+        grows with the square of the copies (a third of the alignments on the e2e stream).
+        """
         features = incoming.features
         if features.article_id in self._stored:
             return
         self._exact.setdefault(features.content_hash, features.article_id)
         self._hash_of[features.article_id] = features.content_hash
         self._stored[features.article_id] = incoming.stored
-        if features.word_count >= self.config.min_words:
+        if searchable and features.word_count >= self.config.min_words:
             self._lsh.insert(features.article_id, incoming.signature.hashvalues)
-        self._frequency.add(incoming.digests)
+        if searchable:
+            # A copy is not a second text carrying its phrases: counted, the phrases of a wire
+            # story became "common" after a couple of hundred copies and left the MinHash of
+            # later copies, which then no longer met the original (656 of 1,000 copies missed,
+            # ``bench/dedup_eval.py --copies 1000``).
+            self._frequency.add(incoming.digests)
         self._order.append((features.time, features.article_id))
 
     def evict(self, now: datetime) -> int:
@@ -364,5 +392,21 @@ class DedupIndex:
                 del self._exact[content]
             if article_id in self._lsh:
                 self._lsh.remove(article_id)
+                self._promote_stand_in(article_id)
             dropped += 1
         return dropped
+
+    def _promote_stand_in(self, evicted: str) -> None:
+        """Make the latest stored duplicate of an evicted article searchable in its place.
+
+        Copies of a wire story keep coming after the first is evicted; they must still meet
+        one of its copies (the rest stay stand-ins for the promoted one).
+        """
+        waiting = [(a, h) for a, h in self._stand_ins.pop(evicted, ()) if a in self._stored]
+        if not waiting:
+            return
+        promoted, hashvalues = waiting.pop()
+        self._lsh.insert(promoted, hashvalues)
+        self._exact.setdefault(self._hash_of[promoted], promoted)
+        if waiting:
+            self._stand_ins[promoted] = waiting
