@@ -19,10 +19,12 @@ All weights and thresholds are defaults measured by ``bench/cluster_eval.py``.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import itemgetter
 
 import numpy as np
 
@@ -231,12 +233,15 @@ class OnlineClusterer:
                 continue  # shared by hundreds of live stories: says nothing about the event
             for story_id in postings:
                 hits[story_id] += 1
+        # The live ones first, then the best few ranked (as ``most_common``: by hits, ties in
+        # first-hit order): sorting every story hit, most of them dormant in a long-running
+        # stream, grew with the stories held (a tenth of clustering after 60k articles).
         live = [
-            sid
-            for sid, _ in hits.most_common()
+            (sid, n)
+            for sid, n in hits.items()
             if when - self.stories[sid].last_time <= cfg.quiet_period
         ]
-        return live[: cfg.max_candidates]
+        return [sid for sid, _ in heapq.nlargest(cfg.max_candidates, live, key=itemgetter(1))]
 
     # -- the streaming step --------------------------------------------------------------
     def place(self, features: ArticleFeatures) -> Placement:
@@ -352,10 +357,10 @@ class OnlineClusterer:
             self._unpost(key, story.story_id)
         self.stories.pop(story.story_id, None)
 
-    def evict(self, now: datetime) -> list[str]:
-        """Forget stories quiet for longer than the retention period; returns their ids."""
+    def evict(self, now: datetime) -> list[Story]:
+        """Forget stories quiet for longer than the retention period; returns them."""
         horizon = now - self.config.retention
         old = [s for s in self.stories.values() if s.last_time < horizon]
         for story in old:
             self._drop(story)
-        return [s.story_id for s in old]
+        return old

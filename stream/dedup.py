@@ -32,7 +32,7 @@ Decisions (thresholds measured by ``bench/dedup_eval.py``):
 from __future__ import annotations
 
 import hashlib
-from collections import deque
+import heapq
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import chain
@@ -268,12 +268,13 @@ class DedupIndex:
         self._exact: dict[str, str] = {}
         self._stored: dict[str, _Stored] = {}
         self._hash_of: dict[str, str] = {}
-        self._order: deque[tuple[datetime, str]] = deque()
+        self._order: list[tuple[datetime, str]] = []
+        """A heap of (publication time, id) of the stored articles: the oldest first."""
         self._origin: dict[str, str] = {}
         self._frequency = ShingleFrequency()
         self._stand_ins: dict[str, list[tuple[str, np.ndarray]]] = {}
-        """Searchable article -> the duplicates of it left out of the band index, in arrival
-        order, with their MinHash values: the latest takes its place when it is evicted."""
+        """Searchable article -> the duplicates of it left out of the band index, with their
+        MinHash values: the latest-published takes its place when it is evicted."""
 
     def __len__(self) -> int:
         return len(self._stored)
@@ -372,18 +373,20 @@ class DedupIndex:
             # later copies, which then no longer met the original (656 of 1,000 copies missed,
             # ``bench/dedup_eval.py --copies 1000``).
             self._frequency.add(incoming.digests)
-        self._order.append((features.time, features.article_id))
+        heapq.heappush(self._order, (features.time, features.article_id))
 
     def evict(self, now: datetime) -> int:
         """Forget articles published before ``now - window``; returns how many were dropped.
 
-        Arrival order approximates publish order, so the queue head is usually the oldest; an
-        out-of-order old article is evicted once the articles before it are.
+        By publication time, not arrival: an article dated days ahead (a wrong time zone; up
+        to two days are accepted) used to sit at the head of an arrival queue and keep every
+        article behind it past the window (a preloaded batch dated after a day of history
+        kept all 61,000 articles of it, ``bench/e2e.py --history``).
         """
         horizon = now - self.config.window
         dropped = 0
         while self._order and self._order[0][0] < horizon:
-            _, article_id = self._order.popleft()
+            _, article_id = heapq.heappop(self._order)
             if self._stored.pop(article_id, None) is None:
                 continue
             self._origin.pop(article_id, None)
@@ -397,7 +400,7 @@ class DedupIndex:
         return dropped
 
     def _promote_stand_in(self, evicted: str) -> None:
-        """Make the latest stored duplicate of an evicted article searchable in its place.
+        """Make the latest-published stored duplicate of an evicted article searchable instead.
 
         Copies of a wire story keep coming after the first is evicted; they must still meet
         one of its copies (the rest stay stand-ins for the promoted one).
@@ -405,7 +408,8 @@ class DedupIndex:
         waiting = [(a, h) for a, h in self._stand_ins.pop(evicted, ()) if a in self._stored]
         if not waiting:
             return
-        promoted, hashvalues = waiting.pop()
+        latest = max(range(len(waiting)), key=lambda i: (self._stored[waiting[i][0]].time, i))
+        promoted, hashvalues = waiting.pop(latest)
         self._lsh.insert(promoted, hashvalues)
         self._exact.setdefault(self._hash_of[promoted], promoted)
         if waiting:

@@ -110,9 +110,14 @@ class StoryTracker:
     def evict(self, now: datetime) -> None:
         """Drop dedup entries and stories past their retention, and what points at them."""
         self.dedup.evict(now)
-        gone = set(self.clusterer.evict(now))
-        if gone:
-            kept = {a: p for a, p in self._placed.items() if self.resolve(p.story_id) not in gone}
-            self._forgotten.extend(a for a in self._placed if a not in kept)
-            self._placed = kept
+        stories = self.clusterer.evict(now)
+        if stories:
+            # A story's articles are those placed in it, copies attached to it and those of
+            # the stories it absorbed: dropped by story, not by a pass over every article
+            # placed (which cost a sweep more the longer the stream ran).
+            for story in stories:
+                for article_id in story.article_ids:
+                    if self._placed.pop(article_id, None) is not None:
+                        self._forgotten.append(article_id)
+            gone = {story.story_id for story in stories}
             self._alias = {a: s for a, s in self._alias.items() if s not in gone}

@@ -107,6 +107,20 @@ def test_duplicates_stay_out_of_the_band_index_until_their_original_is_evicted()
     assert (exact.kind, exact.of) == (DedupKind.DUPLICATE, "a")
 
 
+def test_an_article_dated_ahead_does_not_keep_older_ones_past_the_window():
+    from datetime import timedelta
+
+    from stream.dedup import DedupConfig, DedupIndex
+
+    index = DedupIndex(DedupConfig(window=timedelta(hours=1)))
+    ahead = analyse(article("ahead", "\n\n".join(QUAKE), hours=40))  # arrives first
+    now = analyse(article("now", "\n\n".join(STRIKE)))
+    index.observe(ahead)
+    index.observe(now)
+    assert index.evict(now.time + timedelta(hours=2)) == 1
+    assert len(index) == 1  # "ahead" stays until its own time has passed the window
+
+
 def test_a_wire_story_copied_hundreds_of_times_is_still_caught():
     """Copies are not independent texts: counting their phrases made a wire story's phrases
     "common" after 200 copies, and later copies no longer met the original (bench/dedup_eval.py
