@@ -365,9 +365,9 @@ class DedupIndex:
         self._exact.setdefault(features.content_hash, features.article_id)
         self._hash_of[features.article_id] = features.content_hash
         self._stored[features.article_id] = incoming.stored
-        if searchable and features.word_count >= self.config.min_words:
-            self._lsh.insert(features.article_id, incoming.signature.hashvalues)
         if searchable:
+            if features.word_count >= self.config.min_words:
+                self._lsh.insert(features.article_id, incoming.signature.hashvalues)
             # A copy is not a second text carrying its phrases: counted, the phrases of a wire
             # story became "common" after a couple of hundred copies and left the MinHash of
             # later copies, which then no longer met the original (656 of 1,000 copies missed,
