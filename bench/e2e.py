@@ -14,8 +14,9 @@ with ``STORYSTREAM_PARTITION_BY=section`` so dedup and clustering can spread ove
 consumer reads ``stories.updates`` and, per article, takes the time from its produce to the
 first story version that includes it (both clocks are this machine's). Reported: the offered and
 sustained rates, latency percentiles over the measured window (after a warm-up), the CPU and
-peak memory of each process (workers, broker), and each agent's busy time from the workers'
-``/metrics`` (the per-stage split of a worker's CPU).
+peak memory of each process (workers, broker, helpers by stage), and the latency split by
+stage: when each article first appeared in ``articles.prepared`` and ``stories.assignments``
+(the CreateTime a worker stamps), read from those topics after the measured window.
 
 ``--preload N`` first puts N one-article stories into the state (not measured), so the run shows
 per-article cost with N stories held. ``--warmup S`` (60) then sends S seconds of other stories
@@ -30,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import http.client
 import json
 import os
 import random
@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agents.demo import start_worker, stop_worker, wait_until_consuming  # noqa: E402
 from agents.feeds import make_consumer, make_producer  # noqa: E402
+from agents.settings import Settings  # noqa: E402
 from bench.kafka_env import (  # noqa: E402
     broker,
     cpu_model,
@@ -236,22 +237,52 @@ def watch_dead_letters(bootstrap: str, topic: str, clock: Clock, stop: threading
         consumer.close()
 
 
-def agent_busy(port: int) -> dict[str, float]:
-    """Seconds each agent was busy, from a worker's /metrics."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+def first_times(bootstrap: str, topic: str, article_id: Callable[[bytes], str | None],
+                wanted: set[str]) -> dict[str, float]:
+    """When each wanted article first appeared in ``topic`` (its message's CreateTime, s).
+
+    Read after the measured window, from the start of the topic: a worker stamps a message
+    when it hands it to its producer, so the times tell how long each stage held an article.
+    """
+    consumer = make_consumer(bootstrap, topic, fetch_max_bytes=52_428_800)
+    times: dict[str, float] = {}
     try:
-        connection.request("GET", "/metrics")
-        text = connection.getresponse().read().decode()
-    except OSError:
-        return {}
+        for record in consumer:  # ends once nothing arrived for consumer_timeout_ms
+            ident = article_id(record.value)
+            if ident in wanted and ident not in times:
+                times[ident] = record.timestamp / 1000
     finally:
-        connection.close()
-    busy = {}
-    for line in text.splitlines():
-        if line.startswith("storystream_agent_busy_seconds_total{"):
-            agent = line.split('agent="', 1)[1].split('"', 1)[0]
-            busy[agent] = float(line.rsplit(" ", 1)[1])
-    return busy
+        consumer.close()
+    return times
+
+
+def prepared_id(value: bytes) -> str | None:
+    """The article id of an ``articles.prepared`` message."""
+    return str(json.loads(value).get("id"))
+
+
+def assigned_id(value: bytes) -> str | None:
+    """The article id of an ``article`` command in ``stories.assignments`` (else None)."""
+    article = json.loads(value).get("article")
+    return str(article["id"]) if article else None
+
+
+HOPS = ("ingest -> prepared", "prepared -> assigned", "assigned -> update")
+"""The stages an article's latency is split into, by the topics between them."""
+
+
+def hop_latencies(clock: Clock, prepared: dict[str, float], assigned: dict[str, float],
+                  ids: list[str]) -> dict[str, list[float]]:
+    """Seconds each measured article spent in each stage (produce -> topic -> topic -> update)."""
+    hops: dict[str, list[float]] = {hop: [] for hop in HOPS}
+    for ident in ids:
+        marks = [clock.sent.get(ident), prepared.get(ident), assigned.get(ident),
+                 clock.seen.get(ident)]
+        if any(mark is None for mark in marks):
+            continue  # a duplicate (no assignment of its own), or refused
+        for hop, start, end in zip(HOPS, marks, marks[1:], strict=False):
+            hops[hop].append(float(end) - float(start))  # type: ignore[arg-type]
+    return hops
 
 
 @dataclass
@@ -272,9 +303,9 @@ class RunResult:
     broker_cpu: float | None
     broker_jit: float | None  # of which its JIT compiler threads
     broker_rss: float | None
-    busy: dict[str, float]
     seconds: float
     load_cpu: float  # this process: the generator's producer and update consumer
+    hops: dict[str, list[float]] = field(default_factory=dict)  # seconds per stage, by article
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -327,7 +358,6 @@ def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, secon
         helper_cpu0 = {h: cpu_seconds(h) for h in helpers}
         broker_cpu0 = cpu_seconds(broker_pid) if broker_pid else None
         broker_jit0 = jit_cpu_seconds(broker_pid) if broker_pid else 0.0
-        busy0 = [agent_busy(port) for port in ports]
         load_cpu0 = cpu_seconds(os.getpid())
         started = time.time()
         as_load(load_nice, produce, bootstrap, settings.topics["raw"], items, rate, clock).join()
@@ -350,20 +380,23 @@ def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, secon
         broker_cpu = cpu_seconds(broker_pid) - broker_cpu0 if broker_pid and broker_cpu0 else None
         broker_jit = jit_cpu_seconds(broker_pid) - broker_jit0 if broker_pid else None
         load_cpu = cpu_seconds(os.getpid()) - load_cpu0
-        busy: dict[str, float] = {}
-        for port, before in zip(ports, busy0, strict=True):
-            for agent, value in agent_busy(port).items():
-                busy[agent] = busy.get(agent, 0.0) + value - before.get(agent, 0.0)
         stop.set()
         for watcher in watchers:
             watcher.join()
+        measured = ids[int(len(ids) * WARMUP_SHARE):]
+        wanted = set(measured)
+        hops = hop_latencies(
+            clock,
+            first_times(bootstrap, settings.topics["prepared"], prepared_id, wanted),
+            first_times(bootstrap, settings.topics["assignments"], assigned_id, wanted),
+            measured,
+        )
     finally:
         stop.set()
         rss = [peak_rss_mb(p.pid) for p in processes]
         helper_rss = [sum(peak_rss_mb(h) for h in descendants(p.pid)) for p in processes]
         for process in processes:
             stop_worker(process)
-    measured = ids[int(len(ids) * WARMUP_SHARE):]
     latencies = [clock.seen[i] - clock.sent[i] for i in measured if i in clock.seen]
     completed = sum(1 for i in ids if i in clock.seen)
     refused = sum(1 for i in ids if i in clock.refused)
@@ -376,8 +409,8 @@ def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, secon
         refused=refused,
         produced=len(ids), worker_cpu=cpu, worker_rss=rss, helper_cpu=helper_cpu,
         helper_rss=helper_rss, broker_cpu=broker_cpu, broker_jit=broker_jit,
-        broker_rss=peak_rss_mb(broker_pid) if broker_pid else None, busy=busy, seconds=elapsed,
-        load_cpu=load_cpu,
+        broker_rss=peak_rss_mb(broker_pid) if broker_pid else None, seconds=elapsed,
+        load_cpu=load_cpu, hops=hops,
     )
 
 
@@ -508,7 +541,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=300, help="articles/s offered (0 = max)")
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--preload", type=int, default=1000)
-    parser.add_argument("--debounce", type=float, default=0.25)
+    parser.add_argument("--debounce", type=float,
+                        default=Settings.model_fields["debounce_seconds"].default,
+                        help="the summary batch window (default: the worker's)")
     parser.add_argument("--warmup", type=float, default=60,
                         help="seconds of other stories at the same rate first (not measured)")
     parser.add_argument("--helpers", type=int, default=1,
@@ -570,14 +605,14 @@ def main() -> None:
               f"{r.p95:.2f} | {r.p99:.2f} | {completed} | {cores} | {rss} | "
               f"{helper_cores} | {helper_rss} | {broker_cores} | {broker_rss} | "
               f"{r.load_cpu / r.seconds:.2f} |")
-    print("\n| workers | stage | busy s | ms per article | share of worker CPU |")
-    print("| --- | --- | --- | --- | --- |")
+    print("\n| workers | stage (topic to topic) | p50 s | p95 s | p99 s | articles |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for r in results:
-        total_cpu = sum(r.worker_cpu)
-        for agent in ("prepare", "cluster", "summarise"):
-            busy = r.busy.get(agent, 0.0)
-            print(f"| {r.workers} | {agent} | {busy:.1f} | {1000 * busy / r.produced:.2f} | "
-                  f"{busy / total_cpu:.0%} |")
+        for hop in HOPS:
+            spans = r.hops.get(hop, [])
+            print(f"| {r.workers} | {hop} | {percentile(spans, 0.5):.2f} | "
+                  f"{percentile(spans, 0.95):.2f} | {percentile(spans, 0.99):.2f} | "
+                  f"{len(spans):,} |")
     if args.naive:
         naive, ours = naive_rate(args.naive)
         print(f"\n| pipeline, one core, no Kafka, first {args.naive:,} articles | articles/s |")
