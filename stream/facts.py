@@ -317,10 +317,10 @@ class FactPool(BaseModel):
         self._bound(keep={f.seq for f in new})
         return new
 
-    def _bound(self, keep: Iterable[int] = (), protected: Iterable[str] = ()) -> None:
+    def _bound(self, keep: Iterable[int] = ()) -> None:
         if len(self.facts) <= self.max_facts:
             return
-        pinned = set(keep) | {f.seq for f in self.facts if f.text in set(protected)}
+        pinned = set(keep)
         ranked = sorted(self.facts, key=lambda f: (f.seq in pinned, f.support, -f.position, -f.seq))
         drop = {f.seq for f in ranked[: len(self.facts) - self.max_facts]}
         for fact in self.facts:
