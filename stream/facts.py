@@ -179,8 +179,15 @@ def _best_matches(
     scored = _jaccard_if_same(
         sentences, [f.term_set for f in facts], sentence_ids, [f.term_id_array for f in facts]
     )
+    return _best_of(scored)
+
+
+def _best_of(scored: np.ndarray) -> list[int]:
+    """Per row of :func:`_jaccard_if_same` scores, the column of the best match, or -1."""
+    if not scored.size:
+        return [-1] * len(scored)
     best = scored.argmax(axis=1)
-    found = scored[np.arange(len(sentences)), best] >= 0
+    found = scored[np.arange(len(scored)), best] >= 0
     matches: list[int] = np.where(found, best, -1).tolist()
     return matches
 
@@ -269,11 +276,19 @@ class FactPool(BaseModel):
                 candidates.append((position, text, sentence_terms))
         # Every sentence against every fact already here, at once (sparse overlap counts):
         # the pool holds up to 150 facts and an article 20-40 sentences.
+        # ...and against the article's own earlier sentences (a fact it restates itself), in
+        # the same product: one call's fixed cost instead of two (a fifth of the pair's time).
         sets = [c[2] for c in candidates]
         ids = [term_ids(s) for s in sets]
-        matches = _best_matches(sets, self.facts, ids)
-        # ...and against the article's own earlier sentences (a fact it restates itself).
-        inner = _jaccard_if_same(sets, sets, ids, ids)
+        held = len(self.facts)
+        scored = _jaccard_if_same(
+            sets,
+            [*(f.term_set for f in self.facts), *sets],
+            ids,
+            [*(f.term_id_array for f in self.facts), *ids],
+        )
+        matches = _best_of(scored[:, :held])
+        inner = scored[:, held:]
         new: list[Fact] = []
         credited: list[Fact] = []
         new_at: dict[int, Fact] = {}  # sentence index -> the new fact it became
