@@ -77,6 +77,19 @@ def cpu_seconds(pid: int) -> float:
     return _stat_cpu_seconds(Path(f"/proc/{pid}/stat"))
 
 
+def stolen_seconds() -> float:
+    """CPU time the hypervisor gave this machine's other tenants while it wanted to run.
+
+    The ``steal`` column of ``/proc/stat`` (all cores; 0 where the kernel does not count it):
+    on a shared virtual machine, a run whose figures fall apart is often one that was robbed.
+    """
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    except OSError:
+        return 0.0
+    return int(fields[8]) / TICKS if len(fields) > 8 else 0.0
+
+
 def jit_cpu_seconds(pid: int) -> float:
     """CPU time a JVM's just-in-time compiler threads have used so far (0 if not a JVM).
 
