@@ -269,6 +269,7 @@ def assigned_id(value: bytes) -> str | None:
 
 
 HOPS = ("ingest -> prepared", "prepared -> assigned", "assigned -> update")
+HOP_ENDS = ("prepared", "assigned", "update")
 """The stages an article's latency is split into, by the topics between them."""
 
 
@@ -317,7 +318,8 @@ def percentile(values: list[float], share: float) -> float:
 
 def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, seconds: float,
         preload: int, debounce: float, helpers: int = 1,
-        load_nice: int = LOAD_NICENESS, warmup: float = 0.0) -> RunResult:
+        load_nice: int = LOAD_NICENESS, warmup: float = 0.0,
+        trace: Path | None = None) -> RunResult:
     count = int(rate * seconds) if rate > 0 else int(seconds * 600)
     items = live_stream(count)
     env, settings = environment(
@@ -389,12 +391,13 @@ def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, secon
             watcher.join()
         measured = ids[int(len(ids) * WARMUP_SHARE):]
         wanted = set(measured)
-        hops = hop_latencies(
-            clock,
-            first_times(bootstrap, settings.topics["prepared"], prepared_id, wanted),
-            first_times(bootstrap, settings.topics["assignments"], assigned_id, wanted),
-            measured,
-        )
+        prepared = first_times(bootstrap, settings.topics["prepared"], prepared_id, wanted)
+        assigned = first_times(bootstrap, settings.topics["assignments"], assigned_id, wanted)
+        hops = hop_latencies(clock, prepared, assigned, measured)
+        if trace is not None:  # each article's times, to see when a tail happened
+            marks = [clock.sent, prepared, assigned, clock.seen]
+            rows = [[ident, *(times.get(ident) for times in marks)] for ident in measured]
+            trace.write_text(json.dumps({"columns": ["id", "sent", *HOP_ENDS], "rows": rows}))
     finally:
         stop.set()
         rss = [peak_rss_mb(p.pid) for p in processes]
@@ -554,6 +557,8 @@ def main() -> None:
                         help="prepare helper processes per worker (0: prepare in the worker)")
     parser.add_argument("--load-nice", type=int, default=LOAD_NICENESS,
                         help="niceness of the load generator's threads (0: same as the service)")
+    parser.add_argument("--trace", default="",
+                        help="write each measured article's times to TRACE.<workers>.json")
     parser.add_argument("--naive", type=int, default=0, help="articles for the naive baseline")
     parser.add_argument("--core", default="", help="stories held, e.g. 1000,100000: core cost only")
     parser.add_argument("--history", default="0",
@@ -575,7 +580,8 @@ def main() -> None:
     with broker() as (bootstrap, broker_pid):
         for workers in [int(w) for w in args.workers.split(",")]:
             result = run(bootstrap, broker_pid, workers, args.rate, args.seconds, args.preload,
-                         args.debounce, args.helpers, args.load_nice, args.warmup)
+                         args.debounce, args.helpers, args.load_nice, args.warmup,
+                         trace=Path(f"{args.trace}.{workers}.json") if args.trace else None)
             results.append(result)
             print(f"done: {result}", file=sys.stderr, flush=True)
     print(f"\nstream: {results[0].produced:,} articles offered at "
