@@ -91,8 +91,9 @@ class Settings(BaseSettings):
     # 0.1 s rather than 0.5 (or the 0.25 s the benchmark used): the window is collected while
     # the previous batch is summarised, so under load batches grow by themselves and the window
     # only sets the wait of a quiet stream. At 300 articles/s, 0.1 s made 5 % more versions per
-    # article than 0.25 s (0.96 against 0.92) for the same helper CPU within the noise, and
-    # took p95 produce-to-update from 1.21-3.52 s to 0.64-0.82 s (bench/e2e.py, machine B).
+    # article than 0.25 s (0.96 against 0.92) for the same helper CPU within the noise; the
+    # summary stage's p50 fell from 0.53 s to 0.21-0.31 s, p95 produce-to-update from 1.21-3.52 s
+    # to 0.61-1.40 s (bench/e2e.py, machine B, README).
     debounce_seconds: float = Field(
         default=0.1, ge=0.0, description="Longest wait to fill a batch of summary commands."
     )

@@ -257,7 +257,7 @@ def first_times(bootstrap: str, topic: str, article_id: Callable[[bytes], str | 
     return times
 
 
-def prepared_id(value: bytes) -> str | None:
+def prepared_id(value: bytes) -> str:
     """The article id of an ``articles.prepared`` message."""
     return str(json.loads(value).get("id"))
 
@@ -269,8 +269,9 @@ def assigned_id(value: bytes) -> str | None:
 
 
 HOPS = ("ingest -> prepared", "prepared -> assigned", "assigned -> update")
-HOP_ENDS = ("prepared", "assigned", "update")
 """The stages an article's latency is split into, by the topics between them."""
+HOP_ENDS = ("prepared", "assigned", "update")
+"""Where each stage ends: the columns of a ``--trace`` file after the produce time."""
 
 
 def hop_latencies(clock: Clock, prepared: dict[str, float], assigned: dict[str, float],
@@ -281,7 +282,7 @@ def hop_latencies(clock: Clock, prepared: dict[str, float], assigned: dict[str, 
         marks = [clock.sent.get(ident), prepared.get(ident), assigned.get(ident),
                  clock.seen.get(ident)]
         if any(mark is None for mark in marks):
-            continue  # a duplicate (no assignment of its own), or refused
+            continue  # refused (a dead letter), or never delivered
         for hop, start, end in zip(HOPS, marks, marks[1:], strict=False):
             hops[hop].append(float(end) - float(start))  # type: ignore[arg-type]
     return hops
