@@ -33,6 +33,12 @@ from stream.features import LEAD_SENTENCES, ArticleFeatures
 IDF_PRIOR_DOCS = 50
 
 
+DORMANT_SLACK = timedelta(days=2)
+"""How long past the quiet period a story stays indexed: an article dated up to this far behind
+the newest one still finds the stories it continues (prepare accepts articles dated up to two
+days ahead, which move the clock on)."""
+
+
 @dataclass(frozen=True)
 class ClusterConfig:
     """Weights and thresholds of the clusterer (defaults from ``bench/cluster_eval.py``)."""
@@ -358,9 +364,30 @@ class OnlineClusterer:
         self.stories.pop(story.story_id, None)
 
     def evict(self, now: datetime) -> list[Story]:
-        """Forget stories quiet for longer than the retention period; returns them."""
+        """Forget stories quiet for longer than the retention period; returns them.
+
+        Stories quiet for longer than the quiet period (and ``DORMANT_SLACK``) stay held but
+        leave the inverted index: no article of ``now`` can be placed in them.
+        """
         horizon = now - self.config.retention
         old = [s for s in self.stories.values() if s.last_time < horizon]
         for story in old:
             self._drop(story)
+        self._rest(now - self.config.quiet_period - DORMANT_SLACK)
         return old
+
+    def _rest(self, before: datetime) -> None:
+        """Take the stories quiet since ``before`` out of the inverted index.
+
+        A candidate must be within the quiet period of the article's own time, so the index
+        needs live stories only; dormant ones were most of every posting list in a long stream
+        (stories are held for the retention, 14 days, and live for 4). Every query walked them
+        and then dropped them, and they counted towards ``max_postings``, which is meant for
+        terms shared by many *live* stories. A rested story that takes an article again (a
+        merge) is indexed again by :meth:`_reindex`.
+        """
+        for story in self.stories.values():
+            if story.indexed and story.last_time < before:
+                for key in story.indexed:
+                    self._unpost(key, story.story_id)
+                story.indexed = set()

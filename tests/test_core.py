@@ -299,6 +299,27 @@ def test_evicted_stories_leave_no_index_entries_behind():
     assert tracker.drain_forgotten() == ["a"]
 
 
+def test_dormant_stories_leave_the_index_but_stay_held_and_come_back_on_a_merge():
+    from datetime import timedelta
+
+    from stream.cluster import DORMANT_SLACK
+
+    tracker = StoryTracker()
+    clusterer = tracker.clusterer
+    tracker.step(article("a", "\n\n".join(STRIKE), title="Dockworkers strike at harbour"))
+    (story,) = clusterer.stories.values()
+    indexed = set(story.indexed)
+    clusterer.evict(story.last_time + clusterer.config.quiet_period + DORMANT_SLACK)
+    assert story.indexed == indexed  # not yet quiet past the slack
+    clusterer.evict(story.last_time + clusterer.config.quiet_period + DORMANT_SLACK * 2)
+    assert clusterer.stories == {story.story_id: story}  # held until the retention ends
+    assert story.indexed == set() and clusterer._postings == {}
+    clusterer._reindex(story)  # what a merge into it does
+    assert story.indexed == indexed
+    assert all(story.story_id in clusterer._postings[key] for key in indexed)
+    assert timedelta(0) < DORMANT_SLACK < clusterer.config.retention
+
+
 def test_a_pool_too_small_for_lexrank_is_rated_zero_without_warnings():
     """sumy's idf is log(n / (1 + n_j)): in a pool of two every term's is 0, and its power method
     divides zero by zero. That is expected (each sentence gets no rating), not a worker warning."""
