@@ -367,27 +367,24 @@ class OnlineClusterer:
         """Forget stories quiet for longer than the retention period; returns them.
 
         Stories quiet for longer than the quiet period (and ``DORMANT_SLACK``) stay held but
-        leave the inverted index: no article of ``now`` can be placed in them.
+        leave the inverted index, in the same pass: a candidate must be within the quiet
+        period of the article's own time, so the index needs live stories only. Dormant ones
+        were most of every posting list in a long stream (stories are held for the retention,
+        14 days, and live for 4); every query walked them and then dropped them, and they
+        counted towards ``max_postings``, which is meant for terms shared by many *live*
+        stories. A rested story that takes an article again (a merge) is indexed again by
+        :meth:`_reindex`.
         """
         horizon = now - self.config.retention
-        old = [s for s in self.stories.values() if s.last_time < horizon]
-        for story in old:
-            self._drop(story)
-        self._rest(now - self.config.quiet_period - DORMANT_SLACK)
-        return old
-
-    def _rest(self, before: datetime) -> None:
-        """Take the stories quiet since ``before`` out of the inverted index.
-
-        A candidate must be within the quiet period of the article's own time, so the index
-        needs live stories only; dormant ones were most of every posting list in a long stream
-        (stories are held for the retention, 14 days, and live for 4). Every query walked them
-        and then dropped them, and they counted towards ``max_postings``, which is meant for
-        terms shared by many *live* stories. A rested story that takes an article again (a
-        merge) is indexed again by :meth:`_reindex`.
-        """
+        resting = now - self.config.quiet_period - DORMANT_SLACK
+        old = []
         for story in self.stories.values():
-            if story.indexed and story.last_time < before:
+            if story.last_time < horizon:
+                old.append(story)
+            elif story.indexed and story.last_time < resting:
                 for key in story.indexed:
                     self._unpost(key, story.story_id)
                 story.indexed = set()
+        for story in old:
+            self._drop(story)
+        return old
