@@ -9,6 +9,7 @@ state and the cost of summarising it stay flat however many articles it gathers.
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -62,11 +63,6 @@ class Fact(BaseModel):
     def term_set(self) -> frozenset[str]:
         """The fact's terms as a set, built once (every new sentence is compared with it)."""
         return frozenset(self.terms)
-
-    @cached_property
-    def term_id_array(self) -> np.ndarray:
-        """The fact's terms as :func:`term_ids` (every new sentence is matched against them)."""
-        return term_ids(self.term_set)
 
     @cached_property
     def lexrank_tf(self) -> dict[str, float]:
@@ -132,54 +128,40 @@ def term_ids(terms: Iterable[str]) -> np.ndarray:
 
 
 def _jaccard_if_same(
-    sentences: Sequence[frozenset[str]],
-    others: Sequence[frozenset[str]],
-    sentence_ids: Sequence[np.ndarray],
-    other_ids: Sequence[np.ndarray],
+    ids: np.ndarray, lengths: np.ndarray, other_ids: np.ndarray, other_lengths: np.ndarray
 ) -> np.ndarray:
     """Pairwise term Jaccard where :func:`same_fact` holds, else -1 (one matrix product).
 
-    ``sentence_ids`` and ``other_ids`` are their :func:`term_ids` (callers keep them).
+    Each side comes as its term sets' :func:`term_ids`, concatenated (``ids``), and the size of
+    each set (``lengths``): flat arrays that the pool keeps from article to article (building
+    them from a list of per-fact arrays was a fifth of this function's time).
     """
-    if not sentences or not others:
-        return np.full((len(sentences), len(others)), -1.0)
+    if not len(lengths) or not len(other_lengths):
+        return np.full((len(lengths), len(other_lengths)), -1.0)
     # Only terms the sentences have can be shared: the vocabulary is theirs (a few hundred
     # terms), so the one-hot rows stay small and the product cheap (a pool has thousands).
     # Every term of every other is looked up in it at once (a sorted search), not one by one.
-    flat = np.concatenate(sentence_ids)
-    vocabulary = np.unique(flat)
-    matrix = np.zeros((len(sentences), len(vocabulary)))
-    matrix[
-        np.repeat(np.arange(len(sentences)), [len(s) for s in sentences]),
-        np.searchsorted(vocabulary, flat),
-    ] = 1.0
-    other_flat = np.concatenate(other_ids)
-    other_rows = np.repeat(np.arange(len(others)), [len(i) for i in other_ids])
-    found = np.minimum(np.searchsorted(vocabulary, other_flat), len(vocabulary) - 1)
-    hit = vocabulary[found] == other_flat
-    other_matrix = np.zeros((len(others), len(vocabulary)))
+    vocabulary = np.unique(ids)
+    matrix = np.zeros((len(lengths), len(vocabulary)))
+    matrix[np.repeat(np.arange(len(lengths)), lengths), np.searchsorted(vocabulary, ids)] = 1.0
+    other_rows = np.repeat(np.arange(len(other_lengths)), other_lengths)
+    found = np.minimum(np.searchsorted(vocabulary, other_ids), len(vocabulary) - 1)
+    hit = vocabulary[found] == other_ids
+    other_matrix = np.zeros((len(other_lengths), len(vocabulary)))
     other_matrix[other_rows[hit], found[hit]] = 1.0
     shared = matrix @ other_matrix.T
-    sizes = np.array([len(s) for s in sentences], dtype=float)[:, None]
-    other_sizes = np.array([len(s) for s in others], dtype=float)[None, :]
+    sizes = lengths.astype(float)[:, None]
+    other_sizes = other_lengths.astype(float)[None, :]
     jaccard = shared / (sizes + other_sizes - shared)
     same = (jaccard >= SAME_FACT) | (shared / np.minimum(sizes, other_sizes) >= CONTAINED)
     result: np.ndarray = np.where(same, jaccard, -1.0)
     return result
 
 
-def _best_matches(
-    sentences: Sequence[frozenset[str]],
-    facts: Sequence[Fact],
-    sentence_ids: Sequence[np.ndarray],
-) -> list[int]:
-    """For each sentence, the index of the fact it restates (best Jaccard), or -1."""
-    if not sentences or not facts:
-        return [-1] * len(sentences)
-    scored = _jaccard_if_same(
-        sentences, [f.term_set for f in facts], sentence_ids, [f.term_id_array for f in facts]
-    )
-    return _best_of(scored)
+def _flat_terms(term_sets: Sequence[frozenset[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """Term sets as :func:`_jaccard_if_same` takes them: all their ids, and each set's size."""
+    lengths = np.fromiter(map(len, term_sets), dtype=np.intp, count=len(term_sets))
+    return term_ids(chain.from_iterable(term_sets)), lengths
 
 
 def _best_of(scored: np.ndarray) -> list[int]:
@@ -253,13 +235,28 @@ class FactPool(BaseModel):
             else:
                 counts[article_id] = counts.get(article_id, 0) + times
 
-    def _forget_concepts(self) -> None:
+    @cached_property
+    def term_index(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every fact's :func:`term_ids`, concatenated in pool order, and each fact's term count.
+
+        Every new sentence is matched against the whole pool: kept flat between articles (and
+        brought up to date by :meth:`add_article` and :meth:`_bound`), the pool's side of that
+        product is built once a story, not once an article from 150 small arrays. Not
+        serialised; rebuilt after a merge.
+        """
+        return _flat_terms([f.term_set for f in self.facts])
+
+    def _forget_derived(self) -> None:
         self.__dict__.pop("concept_articles", None)
+        self.__dict__.pop("term_index", None)
 
     def find(self, sentence_terms: set[str] | frozenset[str]) -> Fact | None:
         """Return the fact a sentence restates, if any (best term overlap wins)."""
-        terms_ = frozenset(sentence_terms)
-        match = _best_matches([terms_], self.facts, [term_ids(terms_)])[0]
+        scored = _jaccard_if_same(
+            *_flat_terms([frozenset(sentence_terms)]),
+            *_flat_terms([f.term_set for f in self.facts]),
+        )
+        match = _best_of(scored)[0]
         return self.facts[match] if match >= 0 else None
 
     def add_article(self, article: PreparedArticle, *, copy_of: str | None = None) -> list[Fact]:
@@ -278,14 +275,11 @@ class FactPool(BaseModel):
         # the pool holds up to 150 facts and an article 20-40 sentences.
         # ...and against the article's own earlier sentences (a fact it restates itself), in
         # the same product: one call's fixed cost instead of two (a fifth of the pair's time).
-        sets = [c[2] for c in candidates]
-        ids = [term_ids(s) for s in sets]
+        ids, lengths = _flat_terms([c[2] for c in candidates])
+        held_ids, held_lengths = self.term_index
         held = len(self.facts)
         scored = _jaccard_if_same(
-            sets,
-            [*(f.term_set for f in self.facts), *sets],
-            ids,
-            [*(f.term_id_array for f in self.facts), *ids],
+            ids, lengths, np.concatenate((held_ids, ids)), np.concatenate((held_lengths, lengths))
         )
         matches = _best_of(scored[:, :held])
         inner = scored[:, held:]
@@ -322,26 +316,47 @@ class FactPool(BaseModel):
             # Known already: seed the cached property here, where every new fact passes,
             # rather than through cached_property's lock.
             fact.__dict__["term_set"] = sentence_terms
-            fact.__dict__["term_id_array"] = ids[index]
             self.next_seq += 1
             self.facts.append(fact)
             credited.append(fact)
             new.append(fact)
             new_at[index] = fact
+        if new_at:
+            became = np.zeros(len(candidates), dtype=bool)
+            became[list(new_at)] = True
+            self.__dict__["term_index"] = (
+                np.concatenate((held_ids, ids[np.repeat(became, lengths)])),
+                np.concatenate((held_lengths, lengths[became])),
+            )
         self._credit_article(credited, article.id)
         self._bound(keep={f.seq for f in new})
         return new
 
     def _bound(self, keep: Iterable[int] = ()) -> None:
-        if len(self.facts) <= self.max_facts:
+        excess = len(self.facts) - self.max_facts
+        if excess <= 0:
             return
         pinned = set(keep)
-        ranked = sorted(self.facts, key=lambda f: (f.seq in pinned, f.support, -f.position, -f.seq))
-        drop = {f.seq for f in ranked[: len(self.facts) - self.max_facts]}
-        for fact in self.facts:
-            if fact.seq in drop:
+        # The ``excess`` smallest of (pinned, support, -position, -seq), keys made in one
+        # comprehension (seq is unique, so no two tie): the order a sort with a key function
+        # per fact gave, without a Python call per fact on every article of a full pool.
+        ranked = heapq.nsmallest(
+            excess,
+            [(f.seq in pinned, len(f.article_ids), -f.position, -f.seq) for f in self.facts],
+        )
+        drop = {-key[3] for key in ranked}
+        kept = [f.seq not in drop for f in self.facts]
+        for fact, keeps in zip(self.facts, kept, strict=True):
+            if not keeps:
                 self._credit(fact, fact.article_ids, sign=-1)
-        self.facts = [f for f in self.facts if f.seq not in drop]
+        self.facts = [f for f, keeps in zip(self.facts, kept, strict=True) if keeps]
+        if "term_index" in self.__dict__:
+            held_ids, held_lengths = self.term_index
+            mask = np.array(kept, dtype=bool)
+            self.__dict__["term_index"] = (
+                held_ids[np.repeat(mask, held_lengths)],
+                held_lengths[mask],
+            )
 
     def absorb(self, other: FactPool) -> None:
         """Merge another story's pool into this one (when two stories merge)."""
@@ -353,5 +368,5 @@ class FactPool(BaseModel):
                 continue
             match.article_ids.extend(a for a in fact.article_ids if a not in match.article_ids)
             match.sources.extend(s for s in fact.sources if s not in match.sources)
-        self._forget_concepts()
+        self._forget_derived()
         self._bound()

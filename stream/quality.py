@@ -26,7 +26,8 @@ _JUNK = re.compile(r"https?://|www\.|@\w|\||©|\bclick\b|\bsubscribe\b|\bnewslet
 _JUNK_HINTS = ("http", "www.", "@", "|", "©", "click", "subscribe", "newsletter")
 """A ``_JUNK`` match contains one of these (lower-cased): prose rarely does, and ``in`` is
 cheap where the case-blind regex scan is not (7 us a sentence, measured)."""
-_TERMINAL = re.compile(r"[.!][\"'”’)\]]*$")
+_CLOSERS = "\"'”’)]"
+"""What may follow a sentence's final stop: ``[.!]`` then any of these, then the end."""
 
 
 def strip_dateline(sentence: str) -> str:
@@ -43,7 +44,10 @@ def quotes_balanced(sentence: str) -> bool:
 
 def _looks_like_junk(text: str) -> bool:
     lowered = text.lower()
-    return any(hint in lowered for hint in _JUNK_HINTS) and bool(_JUNK.search(text))
+    for hint in _JUNK_HINTS:
+        if hint in lowered:
+            return bool(_JUNK.search(text))
+    return False
 
 
 def is_summary_worthy(sentence: str) -> bool:
@@ -61,8 +65,12 @@ def is_summary_worthy(sentence: str) -> bool:
         return False
     if not text[:1].isupper() and text[:1] not in "\"“‘'":
         return False
-    if not _TERMINAL.search(text) or text.isupper():
+    # The string methods say what ``[.!]["'”’)\]]*$`` and a caption's ``\)\s*$`` would (the
+    # text is stripped), without a regex scanning the sentence (a sixth of this check's time).
+    if not text.rstrip(_CLOSERS).endswith((".", "!")) or text.isupper():
         return False
-    if _DANGLING_START.match(text) or _CAPTION_TAIL.search(text) or _looks_like_junk(text):
+    if _DANGLING_START.match(text) or _looks_like_junk(text):
+        return False
+    if text.endswith(")") and _CAPTION_TAIL.search(text):
         return False
     return quotes_balanced(text) and not is_chrome(text)
