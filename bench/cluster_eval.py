@@ -46,6 +46,7 @@ def prepared(items: Iterable[Labelled]) -> list[tuple[PreparedArticle, str]]:
 
 def scores(predicted: list[str], gold: list[str]) -> dict[str, float]:
     """Pairwise ("standard") and B-cubed precision, recall and F1."""
+
     def pairs(counter: Counter[object]) -> int:
         return sum(n * (n - 1) // 2 for n in counter.values())
 
@@ -83,7 +84,9 @@ class CentroidBaseline:
         return {t: c * math.log((self.docs + 1) / (self.df[t] + 1)) + c for t, c in counts.items()}
 
     def place(self, features: ArticleFeatures) -> int:
-        counts = Counter(t for s in features.sentence_terms for t in s) + Counter(features.title_terms)
+        counts = Counter(t for s in features.sentence_terms for t in s) + Counter(
+            features.title_terms
+        )
         self.docs += 1
         self.df.update(counts.keys())
         vec = self._vector(counts)
@@ -106,18 +109,25 @@ def run_baseline(stream: list[tuple[PreparedArticle, str]], threshold: float) ->
 
 def tune_baseline(stream: list[tuple[PreparedArticle, str]]) -> float:
     gold = [g for _, g in stream]
-    return max((scores(run_baseline(stream, t), gold)["B3F1"], t) for t in (0.1, 0.15, 0.2, 0.3, 0.4))[1]
+    return max(
+        (scores(run_baseline(stream, t), gold)["B3F1"], t) for t in (0.1, 0.15, 0.2, 0.3, 0.4)
+    )[1]
 
 
 def sweep(stream: list[tuple[PreparedArticle, str]]) -> None:
     gold = [g for _, g in stream]
-    print("| threshold | entity weight | half-life (days) | P | R | F1 | B3 F1 |\n| --- | --- | --- | --- | --- | --- | --- |")
+    print(
+        "| threshold | entity weight | half-life (days) | P | R | F1 | B3 F1 |\n| --- | --- | --- | --- | --- | --- | --- |"
+    )
     base = ClusterConfig()
     from datetime import timedelta
+
     for th, ew, hl in itertools.product([0.15, 0.2, 0.25, 0.3], [0.2, 0.35, 0.5], [1.0, 2.5, 5.0]):
         config = replace(base, threshold=th, entity_weight=ew, half_life=timedelta(days=hl))
         s = scores(run_ours(stream, config), gold)
-        print(f"| {th} | {ew} | {hl} | {s['P']:.3f} | {s['R']:.3f} | {s['F1']:.3f} | {s['B3F1']:.3f} |")
+        print(
+            f"| {th} | {ew} | {hl} | {s['P']:.3f} | {s['R']:.3f} | {s['F1']:.3f} | {s['B3F1']:.3f} |"
+        )
 
 
 def ablation(topics: int) -> None:
@@ -137,19 +147,30 @@ def ablation(topics: int) -> None:
     for name, config in variants.items():
         rows = [scores(run_ours(stream, config), [g for _, g in stream]) for stream in streams]
         mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
-        print(f"| {name} | {mean['P']:.3f} | {mean['R']:.3f} | {mean['F1']:.3f} | {mean['B3F1']:.3f} |")
+        print(
+            f"| {name} | {mean['P']:.3f} | {mean['R']:.3f} | {mean['F1']:.3f} | {mean['B3F1']:.3f} |"
+        )
 
 
-def throughput(sizes: list[int], probes: int = 2000, seed: int = 5) -> list[tuple[int, float, float]]:
+def throughput(
+    sizes: list[int], probes: int = 2000, seed: int = 5
+) -> list[tuple[int, float, float]]:
     """Articles/s of the offline replay step (dedup + clustering) with N stories in state."""
     rng = random.Random(seed)
     from bench.streams import START
 
     def article(i: int, hours: float) -> PreparedArticle:
         event = make_event(rng)
-        return prepare(Article(id=f"x{i}", source="S", title=title(rng, event),
-                               body="\n\n".join(article_paragraphs(rng, event)),
-                               published_at=START), now=START.replace(year=2027))
+        return prepare(
+            Article(
+                id=f"x{i}",
+                source="S",
+                title=title(rng, event),
+                body="\n\n".join(article_paragraphs(rng, event)),
+                published_at=START,
+            ),
+            now=START.replace(year=2027),
+        )
 
     def some(count: int, offset: int) -> list[PreparedArticle]:
         made: list[PreparedArticle] = []
@@ -196,16 +217,23 @@ def main() -> None:
         test = prepared(make_stream(seed=seed, topics=args.topics))
         gold = [g for _, g in test]
         events = Counter(gold)
-        print(f"test stream {seed}: {len(test)} articles, {len(events)} events, largest "
-              f"{max(events.values())}, {sum(1 for n in events.values() if n == 1)} singletons")
+        print(
+            f"test stream {seed}: {len(test)} articles, {len(events)} events, largest "
+            f"{max(events.values())}, {sum(1 for n in events.values() if n == 1)} singletons"
+        )
         runs["storystream"].append(scores(run_ours(test, ClusterConfig()), gold))
         runs[f"TF-IDF centroid baseline (threshold {threshold})"].append(
-            scores(run_baseline(test, threshold), gold))
+            scores(run_baseline(test, threshold), gold)
+        )
     rows = {name: {k: sum(r[k] for r in rs) / len(rs) for k in rs[0]} for name, rs in runs.items()}
     print("\nmean of the three test streams:")
-    print("\n| system | P | R | F1 | B3 P | B3 R | B3 F1 |\n| --- | --- | --- | --- | --- | --- | --- |")
+    print(
+        "\n| system | P | R | F1 | B3 P | B3 R | B3 F1 |\n| --- | --- | --- | --- | --- | --- | --- |"
+    )
     for name, s in rows.items():
-        print(f"| {name} | {s['P']:.3f} | {s['R']:.3f} | {s['F1']:.3f} | {s['B3P']:.3f} | {s['B3R']:.3f} | {s['B3F1']:.3f} |")
+        print(
+            f"| {name} | {s['P']:.3f} | {s['R']:.3f} | {s['F1']:.3f} | {s['B3P']:.3f} | {s['B3R']:.3f} | {s['B3F1']:.3f} |"
+        )
     print("\n| stories in state | articles/s | ms/article |\n| --- | --- | --- |")
     for stories, rate, ms in throughput([int(s) for s in args.sizes.split(",")]):
         print(f"| {stories:,} | {rate:,.0f} | {ms:.2f} |")

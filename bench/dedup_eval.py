@@ -50,16 +50,30 @@ from stream.text import split_sentences  # noqa: E402
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 CHROME = "Skip to main content\n\n{}\n\nSign up for our daily newsletter\n\nShare this article"
-COPIES = ["verbatim_chrome", "new_headline", "punctuation", "reorder", "edit10", "edit20",
-          "edit30", "paragraph_dropped", "paragraph_added"]
+COPIES = [
+    "verbatim_chrome",
+    "new_headline",
+    "punctuation",
+    "reorder",
+    "edit10",
+    "edit20",
+    "edit30",
+    "paragraph_dropped",
+    "paragraph_added",
+]
 NEGATIVES = ["same_story", "same_story_quarter_shared"]
 BORDERLINE = ["half_shared"]  # like seeds 000/001: documented as unique
 
 
 def features(ident: str, heading: str, body: list[str] | str, minutes: int = 0) -> ArticleFeatures:
     text = body if isinstance(body, str) else "\n\n".join(body)
-    article = Article(id=ident, source=ident, title=heading, body=text,
-                      published_at=NOW - timedelta(hours=12) + timedelta(minutes=minutes))
+    article = Article(
+        id=ident,
+        source=ident,
+        title=heading,
+        body=text,
+        published_at=NOW - timedelta(hours=12) + timedelta(minutes=minutes),
+    )
     return analyse(prepare(article, now=NOW))
 
 
@@ -73,13 +87,16 @@ def variants(rng: random.Random, paragraphs: list[str], event) -> dict[str, list
     return {
         "verbatim_chrome": CHROME.format("\n\n".join(paragraphs)),
         "new_headline": paragraphs,
-        "punctuation": [p.replace(",", "").replace('"', "“", 1).replace(" said", " said,") for p in paragraphs],
-        "reorder": [" ".join(sentences[i:i + 3]) for i in range(0, len(sentences), 3)],
+        "punctuation": [
+            p.replace(",", "").replace('"', "“", 1).replace(" said", " said,") for p in paragraphs
+        ],
+        "reorder": [" ".join(sentences[i : i + 3]) for i in range(0, len(sentences), 3)],
         "edit10": edit_words(rng, paragraphs, 0.10),
         "edit20": edit_words(rng, paragraphs, 0.20),
         "edit30": edit_words(rng, paragraphs, 0.30),
-        "paragraph_dropped": paragraphs[:drop] + paragraphs[drop + 1:],
-        "paragraph_added": paragraphs + article_paragraphs(rng, event, paragraphs=max(2, len(paragraphs) // 2)),
+        "paragraph_dropped": paragraphs[:drop] + paragraphs[drop + 1 :],
+        "paragraph_added": paragraphs
+        + article_paragraphs(rng, event, paragraphs=max(2, len(paragraphs) // 2)),
         "same_story": other,
         "same_story_quarter_shared": paragraphs[:quarter] + other[quarter:],
         "half_shared": paragraphs[:half] + other[half:],
@@ -117,10 +134,13 @@ def summary(result: dict[str, tuple[int, int]]) -> tuple[float, float]:
     return right / max(1, flagged), ok / total
 
 
-def speed(sizes: list[int], probes: int = 1000, seed: int = 11) -> list[tuple[int, float, float, float]]:
+def speed(
+    sizes: list[int], probes: int = 1000, seed: int = 11
+) -> list[tuple[int, float, float, float]]:
     rng = random.Random(seed)
-    probe_features = [features(f"p{i}", "Probe", article_paragraphs(rng, make_event(rng)))
-                      for i in range(probes)]
+    probe_features = [
+        features(f"p{i}", "Probe", article_paragraphs(rng, make_event(rng))) for i in range(probes)
+    ]
     rows = []
     for size in sizes:
         index = DedupIndex()
@@ -139,7 +159,9 @@ def background(rng: random.Random, name: str) -> ArticleFeatures:
     """An article on an event of its own (retried until the generator yields a valid one)."""
     while True:
         try:
-            return features(name, "Background", article_paragraphs(rng, make_event(rng), paragraphs=4))
+            return features(
+                name, "Background", article_paragraphs(rng, make_event(rng), paragraphs=4)
+            )
         except Rejected:
             continue
 
@@ -148,12 +170,16 @@ def phases(sizes: list[int], probes: int = 2000, seed: int = 11) -> None:
     """Microseconds per article in each dedup phase, as one index grows through ``sizes``."""
     rng = random.Random(seed)
     index = DedupIndex()
-    print("| articles indexed | derive µs | classify µs | store µs | total µs |\n| --- | --- | --- | --- | --- |")
+    print(
+        "| articles indexed | derive µs | classify µs | store µs | total µs |\n| --- | --- | --- | --- | --- |"
+    )
     for size in sizes:
         while len(index) < size:
             index.add(background(rng, f"b{len(index)}"))
-        batch = [features(f"p{size}-{i}", "Probe", article_paragraphs(rng, make_event(rng)))
-                 for i in range(probes)]
+        batch = [
+            features(f"p{size}-{i}", "Probe", article_paragraphs(rng, make_event(rng)))
+            for i in range(probes)
+        ]
         spent = [0.0, 0.0, 0.0]
         for f in batch:
             started = time.perf_counter()
@@ -167,7 +193,10 @@ def phases(sizes: list[int], probes: int = 2000, seed: int = 11) -> None:
             spent[1] += classified - derived
             spent[2] += stored - classified
         micros = [1e6 * x / probes for x in spent]
-        print(f"| {size:,} | {micros[0]:.0f} | {micros[1]:.0f} | {micros[2]:.0f} | {sum(micros):.0f} |", flush=True)
+        print(
+            f"| {size:,} | {micros[0]:.0f} | {micros[1]:.0f} | {micros[2]:.0f} | {sum(micros):.0f} |",
+            flush=True,
+        )
 
 
 @contextlib.contextmanager
@@ -191,8 +220,10 @@ def stream(count: int) -> None:
     """Verdicts, alignments and µs per article on the e2e stream (see the module docstring)."""
     from bench.e2e import live_stream, preload_stream
 
-    articles = [prepare(Article.model_validate(item), now=NOW + timedelta(days=400))
-                for item in [*preload_stream(1000), *live_stream(count)]]
+    articles = [
+        prepare(Article.model_validate(item), now=NOW + timedelta(days=400))
+        for item in [*preload_stream(1000), *live_stream(count)]
+    ]
     by_id = {a.id: a for a in articles}
     batch = [analyse(a) for a in articles]
     index = DedupIndex()
@@ -209,11 +240,15 @@ def stream(count: int) -> None:
             if n % 500 == 0:
                 index.evict(f.time)
         elapsed = time.perf_counter() - started
-    print("| articles | unique | duplicate_of | syndicated_from | duplicates with added sentences "
-          "| alignments an article | µs/article |\n| --- | --- | --- | --- | --- | --- | --- |")
-    print(f"| {len(batch):,} | {kinds['unique']:,} | {kinds['duplicate_of']:,} | "
-          f"{kinds['syndicated_from']:,} | {with_additions} | {aligned[0] / len(batch):.2f} | "
-          f"{1e6 * elapsed / len(batch):.0f} |")
+    print(
+        "| articles | unique | duplicate_of | syndicated_from | duplicates with added sentences "
+        "| alignments an article | µs/article |\n| --- | --- | --- | --- | --- | --- | --- |"
+    )
+    print(
+        f"| {len(batch):,} | {kinds['unique']:,} | {kinds['duplicate_of']:,} | "
+        f"{kinds['syndicated_from']:,} | {with_additions} | {aligned[0] / len(batch):.2f} | "
+        f"{1e6 * elapsed / len(batch):.0f} |"
+    )
 
 
 def copies(count: int, seed: int = 3) -> None:
@@ -222,26 +257,36 @@ def copies(count: int, seed: int = 3) -> None:
     wire = article_paragraphs(rng, make_event(rng))
     index = DedupIndex()
     index.observe(features("wire", "Wire", wire))
-    batch = [features(f"c{i}", "Copy", edit_words(rng, wire, 0.05), minutes=i % 600)
-             for i in range(count)]
+    batch = [
+        features(f"c{i}", "Copy", edit_words(rng, wire, 0.05), minutes=i % 600)
+        for i in range(count)
+    ]
     with counting_alignments() as aligned:
         started = time.perf_counter()
         flagged = sum(index.observe(f).of == "wire" for f in batch)
         elapsed = time.perf_counter() - started
-    print("| copies | flagged as copies of the wire | alignments a copy | ms a copy |\n"
-          "| --- | --- | --- | --- |")
+    print(
+        "| copies | flagged as copies of the wire | alignments a copy | ms a copy |\n"
+        "| --- | --- | --- | --- |"
+    )
     print(f"| {count} | {flagged} | {aligned[0] / count:.1f} | {1e3 * elapsed / count:.2f} |")
 
 
 def sweep(originals: int) -> None:
-    print("| dup | dup match | syndicated | precision | recall | edit30 | negatives unique | half_shared unique |")
+    print(
+        "| dup | dup match | syndicated | precision | recall | edit30 | negatives unique | half_shared unique |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for dup, match, syn in itertools.product([0.65, 0.7, 0.75, 0.8], [0.25, 0.3, 0.35], [0.7, 0.75, 0.8]):
+    for dup, match, syn in itertools.product(
+        [0.65, 0.7, 0.75, 0.8], [0.25, 0.3, 0.35], [0.7, 0.75, 0.8]
+    ):
         result = quality(originals, DedupConfig(dup=dup, dup_sentence_match=match, syndicated=syn))
         p, r = summary(result)
         ss = result["same_story"][0] + result["same_story_quarter_shared"][0]
-        print(f"| {dup} | {match} | {syn} | {p:.4f} | {r:.4f} | {result['edit30'][0]}/{originals} | "
-              f"{ss}/{2 * originals} | {result['half_shared'][0]}/{originals} |")
+        print(
+            f"| {dup} | {match} | {syn} | {p:.4f} | {r:.4f} | {result['edit30'][0]}/{originals} | "
+            f"{ss}/{2 * originals} | {result['half_shared'][0]}/{originals} |"
+        )
 
 
 def main() -> None:
@@ -274,7 +319,9 @@ def main() -> None:
     precision, recall = summary(result)
     print(f"| **copies: recall** | | | **{recall:.4f}** |")
     print(f"| **precision** | | | **{precision:.4f}** |")
-    print("\n| articles indexed | articles/s | µs/article | peak RSS MB |\n| --- | --- | --- | --- |")
+    print(
+        "\n| articles indexed | articles/s | µs/article | peak RSS MB |\n| --- | --- | --- | --- |"
+    )
     for size, rate, micros, peak in speed([int(s) for s in args.sizes.split(",")]):
         print(f"| {size:,} | {rate:,.0f} | {micros:,.0f} | {peak:,.0f} |")
 

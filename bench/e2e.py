@@ -68,8 +68,9 @@ CHROME = "Skip to main content\n\n{}\n\nSign up for our newsletter\n\nShare this
 WARMUP_SHARE = 0.1
 
 
-def live_stream(count: int, seed: int = 8, active_stories: int = 300, prefix: str = "x",
-                start: datetime = START) -> list[dict[str, object]]:
+def live_stream(
+    count: int, seed: int = 8, active_stories: int = 300, prefix: str = "x", start: datetime = START
+) -> list[dict[str, object]]:
     """Articles in publication order from ``start``; event time advances 20 s an article."""
     rng = random.Random(seed)
     topics = [make_topic(rng) for _ in range(400)]
@@ -80,8 +81,9 @@ def live_stream(count: int, seed: int = 8, active_stories: int = 300, prefix: st
         if len(active) < active_stories or rng.random() < 0.2:
             event = make_event(rng, rng.choice(topics), when, event_id=f"e{i}")
             size = min(400, int(rng.paretovariate(1.1)))
-            active.append({"event": event, "left": size, "section": rng.choice(SECTIONS),
-                           "wire": None})
+            active.append(
+                {"event": event, "left": size, "section": rng.choice(SECTIONS), "wire": None}
+            )
         story = rng.choice(active)
         event = story["event"]
         wire = story["wire"]
@@ -96,12 +98,17 @@ def live_stream(count: int, seed: int = 8, active_stories: int = 300, prefix: st
             if wire is None:
                 story["wire"] = paragraphs
             body = "\n\n".join(paragraphs)
-        out.append({
-            "id": f"{prefix}{i}", "source": f"Outlet {rng.randrange(60)}",
-            "title": title(rng, event),
-            "body": body, "published_at": when.isoformat(), "language": "en",
-            "section": story["section"],
-        })
+        out.append(
+            {
+                "id": f"{prefix}{i}",
+                "source": f"Outlet {rng.randrange(60)}",
+                "title": title(rng, event),
+                "body": body,
+                "published_at": when.isoformat(),
+                "language": "en",
+                "section": story["section"],
+            }
+        )
         story["left"] = int(story["left"]) - 1  # type: ignore[call-overload]
         if int(story["left"]) <= 0:  # type: ignore[call-overload]
             active.remove(story)
@@ -114,10 +121,17 @@ def preload_stream(count: int, seed: int = 9) -> list[dict[str, object]]:
     out = []
     for i in range(count):
         event = make_event(rng, None, START, event_id=f"p{i}")
-        out.append({"id": f"p{i}", "source": "Outlet", "title": title(rng, event),
-                    "body": "\n\n".join(article_paragraphs(rng, event, paragraphs=3)),
-                    "published_at": START.isoformat(), "language": "en",
-                    "section": SECTIONS[i % len(SECTIONS)]})
+        out.append(
+            {
+                "id": f"p{i}",
+                "source": "Outlet",
+                "title": title(rng, event),
+                "body": "\n\n".join(article_paragraphs(rng, event, paragraphs=3)),
+                "published_at": START.isoformat(),
+                "language": "en",
+                "section": SECTIONS[i % len(SECTIONS)],
+            }
+        )
     return out
 
 
@@ -162,8 +176,9 @@ class Clock:
     refused: dict[str, str] = field(default_factory=dict)  # article id -> dead letter's reason
 
 
-def produce(bootstrap: str, topic: str, items: list[dict[str, object]], rate: float,
-            clock: Clock | None) -> float:
+def produce(
+    bootstrap: str, topic: str, items: list[dict[str, object]], rate: float, clock: Clock | None
+) -> float:
     """Send ``items`` at ``rate`` per second (0: as fast as possible); returns elapsed seconds."""
     producer = make_producer(bootstrap)
     payloads = [(str(a["id"]), json.dumps(a).encode()) for a in items]
@@ -207,8 +222,9 @@ def watch_updates(bootstrap: str, topic: str, clock: Clock, stop: threading.Even
     """Record, per article, the time of the first story version that includes it."""
     # Fetching in larger, later batches costs the broker fewer requests and changes no figure:
     # an update's time is its CreateTime, stamped by the worker that sent it.
-    consumer = make_consumer(bootstrap, topic, from_beginning=False, fetch_min_bytes=262_144,
-                             fetch_max_wait_ms=200)
+    consumer = make_consumer(
+        bootstrap, topic, from_beginning=False, fetch_min_bytes=262_144, fetch_max_wait_ms=200
+    )
     try:
         while not stop.is_set():
             for records in consumer.poll(timeout_ms=200, max_records=2000).values():
@@ -238,8 +254,9 @@ def watch_dead_letters(bootstrap: str, topic: str, clock: Clock, stop: threading
         consumer.close()
 
 
-def first_times(bootstrap: str, topic: str, article_id: Callable[[bytes], str | None],
-                wanted: set[str]) -> dict[str, float]:
+def first_times(
+    bootstrap: str, topic: str, article_id: Callable[[bytes], str | None], wanted: set[str]
+) -> dict[str, float]:
     """When each wanted article first appeared in ``topic`` (its message's CreateTime, s).
 
     Read after the measured window, from the start of the topic: a worker stamps a message
@@ -274,13 +291,18 @@ HOP_ENDS = ("prepared", "assigned", "update")
 """Where each stage ends: the columns of a ``--trace`` file after the produce time."""
 
 
-def hop_latencies(clock: Clock, prepared: dict[str, float], assigned: dict[str, float],
-                  ids: list[str]) -> dict[str, list[float]]:
+def hop_latencies(
+    clock: Clock, prepared: dict[str, float], assigned: dict[str, float], ids: list[str]
+) -> dict[str, list[float]]:
     """Seconds each measured article spent in each stage (produce -> topic -> topic -> update)."""
     hops: dict[str, list[float]] = {hop: [] for hop in HOPS}
     for ident in ids:
-        marks = [clock.sent.get(ident), prepared.get(ident), assigned.get(ident),
-                 clock.seen.get(ident)]
+        marks = [
+            clock.sent.get(ident),
+            prepared.get(ident),
+            assigned.get(ident),
+            clock.seen.get(ident),
+        ]
         if any(mark is None for mark in marks):
             continue  # refused (a dead letter), or never delivered
         for hop, start, end in zip(HOPS, marks, marks[1:], strict=False):
@@ -317,15 +339,27 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
 
 
-def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, seconds: float,
-        preload: int, debounce: float, helpers: int = 1,
-        load_nice: int = LOAD_NICENESS, warmup: float = 0.0,
-        trace: Path | None = None) -> RunResult:
+def run(
+    bootstrap: str,
+    broker_pid: int | None,
+    workers: int,
+    rate: float,
+    seconds: float,
+    preload: int,
+    debounce: float,
+    helpers: int = 1,
+    load_nice: int = LOAD_NICENESS,
+    warmup: float = 0.0,
+    trace: Path | None = None,
+) -> RunResult:
     count = int(rate * seconds) if rate > 0 else int(seconds * 600)
     items = live_stream(count)
     env, settings = environment(
-        bootstrap, STORYSTREAM_PARTITIONS="4", STORYSTREAM_PARTITION_BY="section",
-        STORYSTREAM_DEBOUNCE_SECONDS=str(debounce), STORYSTREAM_PREPARE_PROCESSES=str(helpers),
+        bootstrap,
+        STORYSTREAM_PARTITIONS="4",
+        STORYSTREAM_PARTITION_BY="section",
+        STORYSTREAM_DEBOUNCE_SECONDS=str(debounce),
+        STORYSTREAM_PREPARE_PROCESSES=str(helpers),
     )
     processes, ports = [], []
     for _ in range(workers):
@@ -369,9 +403,10 @@ def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, secon
         as_load(load_nice, produce, bootstrap, settings.topics["raw"], items, rate, clock).join()
         ids = [str(a["id"]) for a in items]
         deadline = time.monotonic() + max(120.0, seconds)
-        while time.monotonic() < deadline and sum(
-            i in clock.seen or i in clock.refused for i in ids[-200:]
-        ) < 200:
+        while (
+            time.monotonic() < deadline
+            and sum(i in clock.seen or i in clock.refused for i in ids[-200:]) < 200
+        ):
             time.sleep(0.5)
         time.sleep(2)
         elapsed = max(clock.seen.get(i, 0.0) for i in ids) - started
@@ -390,7 +425,7 @@ def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, secon
         stop.set()
         for watcher in watchers:
             watcher.join()
-        measured = ids[int(len(ids) * WARMUP_SHARE):]
+        measured = ids[int(len(ids) * WARMUP_SHARE) :]
         wanted = set(measured)
         prepared = first_times(bootstrap, settings.topics["prepared"], prepared_id, wanted)
         assigned = first_times(bootstrap, settings.topics["assignments"], assigned_id, wanted)
@@ -411,14 +446,26 @@ def run(bootstrap: str, broker_pid: int | None, workers: int, rate: float, secon
     for reason in sorted({clock.refused[i] for i in ids if i in clock.refused}):
         print(f"dead letters: {reason}", file=sys.stderr)
     return RunResult(
-        workers=workers, offered=len(ids) / max(1e-9, (max(clock.sent[i] for i in ids) - started)),
-        sustained=completed / elapsed, p50=percentile(latencies, 0.5),
-        p95=percentile(latencies, 0.95), p99=percentile(latencies, 0.99), completed=completed,
+        workers=workers,
+        offered=len(ids) / max(1e-9, (max(clock.sent[i] for i in ids) - started)),
+        sustained=completed / elapsed,
+        p50=percentile(latencies, 0.5),
+        p95=percentile(latencies, 0.95),
+        p99=percentile(latencies, 0.99),
+        completed=completed,
         refused=refused,
-        produced=len(ids), worker_cpu=cpu, worker_rss=rss, helper_cpu=helper_cpu,
-        helper_rss=helper_rss, broker_cpu=broker_cpu, broker_jit=broker_jit,
-        broker_rss=peak_rss_mb(broker_pid) if broker_pid else None, seconds=elapsed,
-        load_cpu=load_cpu, hops=hops, stolen=stolen,
+        produced=len(ids),
+        worker_cpu=cpu,
+        worker_rss=rss,
+        helper_cpu=helper_cpu,
+        helper_rss=helper_rss,
+        broker_cpu=broker_cpu,
+        broker_jit=broker_jit,
+        broker_rss=peak_rss_mb(broker_pid) if broker_pid else None,
+        seconds=elapsed,
+        load_cpu=load_cpu,
+        hops=hops,
+        stolen=stolen,
     )
 
 
@@ -549,25 +596,46 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=300, help="articles/s offered (0 = max)")
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--preload", type=int, default=1000)
-    parser.add_argument("--debounce", type=float,
-                        default=Settings.model_fields["debounce_seconds"].default,
-                        help="the summary batch window (default: the worker's)")
-    parser.add_argument("--warmup", type=float, default=60,
-                        help="seconds of other stories at the same rate first (not measured)")
-    parser.add_argument("--helpers", type=int, default=1,
-                        help="prepare helper processes per worker (0: prepare in the worker)")
-    parser.add_argument("--load-nice", type=int, default=LOAD_NICENESS,
-                        help="niceness of the load generator's threads (0: same as the service)")
-    parser.add_argument("--trace", default="",
-                        help="write each measured article's times to TRACE.<workers>.json")
+    parser.add_argument(
+        "--debounce",
+        type=float,
+        default=Settings.model_fields["debounce_seconds"].default,
+        help="the summary batch window (default: the worker's)",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=60,
+        help="seconds of other stories at the same rate first (not measured)",
+    )
+    parser.add_argument(
+        "--helpers",
+        type=int,
+        default=1,
+        help="prepare helper processes per worker (0: prepare in the worker)",
+    )
+    parser.add_argument(
+        "--load-nice",
+        type=int,
+        default=LOAD_NICENESS,
+        help="niceness of the load generator's threads (0: same as the service)",
+    )
+    parser.add_argument(
+        "--trace", default="", help="write each measured article's times to TRACE.<workers>.json"
+    )
     parser.add_argument("--naive", type=int, default=0, help="articles for the naive baseline")
     parser.add_argument("--core", default="", help="stories held, e.g. 1000,100000: core cost only")
-    parser.add_argument("--history", default="0",
-                        help="with --core: articles of stream history first, e.g. 0,20000,60000")
+    parser.add_argument(
+        "--history",
+        default="0",
+        help="with --core: articles of stream history first, e.g. 0,20000,60000",
+    )
     args = parser.parse_args()
     if args.core:
-        print("| stories held | articles of history | core ms per article "
-              "| core articles/s (one core) |")
+        print(
+            "| stories held | articles of history | core ms per article "
+            "| core articles/s (one core) |"
+        )
         print("| --- | --- | --- | --- |")
         for held in [int(n) for n in args.core.split(",")]:
             for history in [int(n) for n in args.history.split(",")]:
@@ -580,24 +648,42 @@ def main() -> None:
     results = []
     with broker() as (bootstrap, broker_pid):
         for workers in [int(w) for w in args.workers.split(",")]:
-            result = run(bootstrap, broker_pid, workers, args.rate, args.seconds, args.preload,
-                         args.debounce, args.helpers, args.load_nice, args.warmup,
-                         trace=Path(f"{args.trace}.{workers}.json") if args.trace else None)
+            result = run(
+                bootstrap,
+                broker_pid,
+                workers,
+                args.rate,
+                args.seconds,
+                args.preload,
+                args.debounce,
+                args.helpers,
+                args.load_nice,
+                args.warmup,
+                trace=Path(f"{args.trace}.{workers}.json") if args.trace else None,
+            )
             results.append(result)
             print(f"done: {result}", file=sys.stderr, flush=True)
-    print(f"\nstream: {results[0].produced:,} articles offered at "
-          f"{'max' if args.rate <= 0 else f'{args.rate:g}/s'}, {args.preload:,} stories "
-          f"preloaded, {args.warmup:g} s of warm-up, debounce {args.debounce:g} s, "
-          f"{args.helpers} prepare helper process(es) a worker, 4 partitions by section, "
-          f"2 cores shared, load generator at nice {args.load_nice}")
-    print(f"machine: {cpu_model()}; {interpreter()}; core {reference:.2f} ms an article with "
-          f"1,000 stories held (`--core 1000`, before the run)")
-    print("\n| workers | offered art/s | sustained art/s | p50 s | p95 s | p99 s | completed | "
-          "worker CPU (cores) | worker peak RSS MB | helper CPU (cores) by stage | "
-          "helper peak RSS MB | broker CPU (cores) | broker peak RSS MB | "
-          "load generator CPU (cores) | stolen by the host (cores) |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- "
-          "| --- |")
+    print(
+        f"\nstream: {results[0].produced:,} articles offered at "
+        f"{'max' if args.rate <= 0 else f'{args.rate:g}/s'}, {args.preload:,} stories "
+        f"preloaded, {args.warmup:g} s of warm-up, debounce {args.debounce:g} s, "
+        f"{args.helpers} prepare helper process(es) a worker, 4 partitions by section, "
+        f"2 cores shared, load generator at nice {args.load_nice}"
+    )
+    print(
+        f"machine: {cpu_model()}; {interpreter()}; core {reference:.2f} ms an article with "
+        f"1,000 stories held (`--core 1000`, before the run)"
+    )
+    print(
+        "\n| workers | offered art/s | sustained art/s | p50 s | p95 s | p99 s | completed | "
+        "worker CPU (cores) | worker peak RSS MB | helper CPU (cores) by stage | "
+        "helper peak RSS MB | broker CPU (cores) | broker peak RSS MB | "
+        "load generator CPU (cores) | stolen by the host (cores) |"
+    )
+    print(
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- "
+        "| --- |"
+    )
     for r in results:
         cores = " + ".join(f"{c / r.seconds:.2f}" for c in r.worker_cpu)
         rss = " + ".join(f"{m:,.0f}" for m in r.worker_rss)
@@ -610,26 +696,33 @@ def main() -> None:
         )
         broker_cores = (
             f"{r.broker_cpu / r.seconds:.2f} (JIT {(r.broker_jit or 0.0) / r.seconds:.2f})"
-            if r.broker_cpu is not None else "-"
+            if r.broker_cpu is not None
+            else "-"
         )
         broker_rss = f"{r.broker_rss:,.0f}" if r.broker_rss is not None else "-"
-        print(f"| {r.workers} | {r.offered:,.0f} | {r.sustained:,.0f} | {r.p50:.2f} | "
-              f"{r.p95:.2f} | {r.p99:.2f} | {completed} | {cores} | {rss} | "
-              f"{helper_cores} | {helper_rss} | {broker_cores} | {broker_rss} | "
-              f"{r.load_cpu / r.seconds:.2f} | {r.stolen / r.seconds:.2f} |")
+        print(
+            f"| {r.workers} | {r.offered:,.0f} | {r.sustained:,.0f} | {r.p50:.2f} | "
+            f"{r.p95:.2f} | {r.p99:.2f} | {completed} | {cores} | {rss} | "
+            f"{helper_cores} | {helper_rss} | {broker_cores} | {broker_rss} | "
+            f"{r.load_cpu / r.seconds:.2f} | {r.stolen / r.seconds:.2f} |"
+        )
     print("\n| workers | stage (topic to topic) | p50 s | p95 s | p99 s | articles |")
     print("| --- | --- | --- | --- | --- | --- |")
     for r in results:
         for hop in HOPS:
             spans = r.hops.get(hop, [])
-            print(f"| {r.workers} | {hop} | {percentile(spans, 0.5):.2f} | "
-                  f"{percentile(spans, 0.95):.2f} | {percentile(spans, 0.99):.2f} | "
-                  f"{len(spans):,} |")
+            print(
+                f"| {r.workers} | {hop} | {percentile(spans, 0.5):.2f} | "
+                f"{percentile(spans, 0.95):.2f} | {percentile(spans, 0.99):.2f} | "
+                f"{len(spans):,} |"
+            )
     if args.naive:
         naive, ours = naive_rate(args.naive)
         print(f"\n| pipeline, one core, no Kafka, first {args.naive:,} articles | articles/s |")
         print("| --- | --- |")
-        print(f"| naive: brute-force similarity + sumy LexRank over the whole story | {naive:,.1f} |")
+        print(
+            f"| naive: brute-force similarity + sumy LexRank over the whole story | {naive:,.1f} |"
+        )
         print(f"| storystream core (same stream) | {ours:,.1f} |")
         print(f"| **ratio** | **{ours / naive:,.0f}x** |")
 

@@ -45,9 +45,12 @@ def articles(count: int, days: float, seed: int = 1) -> Iterator[tuple[bytes, by
             active = active[-60:]
         event = rng.choice(active)
         body = {
-            "id": f"soak-{i}", "source": f"Outlet {rng.randrange(40)}", "title": title(rng, event),
+            "id": f"soak-{i}",
+            "source": f"Outlet {rng.randrange(40)}",
+            "title": title(rng, event),
             "body": "\n\n".join(article_paragraphs(rng, event, paragraphs=rng.randint(3, 7))),
-            "published_at": when.isoformat(), "language": "en",
+            "published_at": when.isoformat(),
+            "language": "en",
         }
         yield body["id"].encode(), json.dumps(body).encode()
 
@@ -93,7 +96,9 @@ def soak(bootstrap: str, count: int) -> None:
         producer.send(settings.topics["raw"], key=key, value=value)
     producer.flush()
     producer.close()
-    print("| articles processed | worker RSS MB | helpers RSS MB by stage | total RSS MB | elapsed s |")
+    print(
+        "| articles processed | worker RSS MB | helpers RSS MB by stage | total RSS MB | elapsed s |"
+    )
     print("| --- | --- | --- | --- | --- |")
     next_report, done = 0, 0
     try:
@@ -103,13 +108,18 @@ def soak(bootstrap: str, count: int) -> None:
             if done >= next_report:
                 main, helpers = worker_memory(worker.pid)
                 by_stage = " + ".join(f"{stage} {mb:,.0f}" for stage, mb in sorted(helpers.items()))
-                print(f"| {done:,} | {main:,.0f} | {by_stage} | {main + sum(helpers.values()):,.0f} "
-                      f"| {time.monotonic() - started:,.0f} |", flush=True)
+                print(
+                    f"| {done:,} | {main:,.0f} | {by_stage} | {main + sum(helpers.values()):,.0f} "
+                    f"| {time.monotonic() - started:,.0f} |",
+                    flush=True,
+                )
                 next_report = done + count // 20
         elapsed = time.monotonic() - started
         main, helpers = worker_memory(worker.pid)
-        print(f"\n{done:,} articles in {elapsed:,.0f} s: {done / elapsed:,.0f} articles/s end to end; "
-              f"final RSS {main + sum(helpers.values()):,.0f} MB (worker and its helpers)")
+        print(
+            f"\n{done:,} articles in {elapsed:,.0f} s: {done / elapsed:,.0f} articles/s end to end; "
+            f"final RSS {main + sum(helpers.values()):,.0f} MB (worker and its helpers)"
+        )
     finally:
         stop_worker(worker)
 
@@ -122,10 +132,17 @@ def recovery(bootstrap: str, stories: int) -> None:
     rng = random.Random(3)
     for i in range(stories):  # one article per event: one story each
         event = make_event(rng, None, START, event_id=f"r{i}")
-        body = {"id": f"r{i}", "source": "Outlet", "title": title(rng, event),
-                "body": "\n\n".join(article_paragraphs(rng, event, paragraphs=3)),
-                "published_at": START.isoformat(), "language": "en"}
-        producer.send(settings.topics["raw"], key=body["id"].encode(), value=json.dumps(body).encode())
+        body = {
+            "id": f"r{i}",
+            "source": "Outlet",
+            "title": title(rng, event),
+            "body": "\n\n".join(article_paragraphs(rng, event, paragraphs=3)),
+            "published_at": START.isoformat(),
+            "language": "en",
+        }
+        producer.send(
+            settings.topics["raw"], key=body["id"].encode(), value=json.dumps(body).encode()
+        )
     producer.flush()
     while processed(settings) < stories:
         time.sleep(2)
@@ -136,9 +153,14 @@ def recovery(bootstrap: str, stories: int) -> None:
     try:
         consumer = make_consumer(bootstrap, settings.topics["updates"], from_beginning=False)
         consumer.poll(timeout_ms=1000)
-        probe = {"id": "probe", "source": "Outlet", "title": "Probe story headline here",
-                 "body": "The probe article arrived after the restart to time the recovery of all state.",
-                 "published_at": START.isoformat(), "language": "en"}
+        probe = {
+            "id": "probe",
+            "source": "Outlet",
+            "title": "Probe story headline here",
+            "body": "The probe article arrived after the restart to time the recovery of all state.",
+            "published_at": START.isoformat(),
+            "language": "en",
+        }
         producer.send(settings.topics["raw"], key=b"probe", value=json.dumps(probe).encode())
         producer.flush()
         while True:
@@ -146,7 +168,9 @@ def recovery(bootstrap: str, stories: int) -> None:
             if any(b"probe" in m.value for ms in batch.values() for m in ms):
                 break
         elapsed = time.monotonic() - started
-        print(f"| stories in state | restart to first new update, s |\n| --- | --- |\n| {stories:,} | {elapsed:.1f} |")
+        print(
+            f"| stories in state | restart to first new update, s |\n| --- | --- |\n| {stories:,} | {elapsed:.1f} |"
+        )
     finally:
         producer.close()
         stop_worker(worker)
@@ -163,6 +187,7 @@ def main() -> None:
             soak(bootstrap, args.articles)
         else:
             recovery(bootstrap, args.stories)
+
 
 if __name__ == "__main__":
     main()

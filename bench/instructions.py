@@ -44,8 +44,15 @@ def count(stories: int, articles: int, upto: str, run: bool) -> int:
     """Instructions of one child process running ``core_cost`` under callgrind."""
     with tempfile.TemporaryDirectory() as scratch:
         command = [
-            "valgrind", "--tool=callgrind", f"--callgrind-out-file={scratch}/callgrind.out",
-            sys.executable, __file__, "--child", str(stories), str(articles), upto,
+            "valgrind",
+            "--tool=callgrind",
+            f"--callgrind-out-file={scratch}/callgrind.out",
+            sys.executable,
+            __file__,
+            "--child",
+            str(stories),
+            str(articles),
+            upto,
             "run" if run else "setup",
         ]
         # A fixed string-hash seed: set and dict orders, hence the work, the same every run.
@@ -63,10 +70,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--stories", type=int, default=300, help="stories held before counting")
     parser.add_argument("--articles", type=int, default=300, help="articles counted")
-    parser.add_argument("--core-only", action="store_true",
-                        help="count the whole core only, not each stage (two runs, not six)")
-    parser.add_argument("--child", nargs=4, metavar=("STORIES", "ARTICLES", "UPTO", "MODE"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--core-only",
+        action="store_true",
+        help="count the whole core only, not each stage (two runs, not six)",
+    )
+    parser.add_argument(
+        "--child", nargs=4, metavar=("STORIES", "ARTICLES", "UPTO", "MODE"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.child:
         stories, articles, upto, mode = args.child
@@ -77,14 +88,20 @@ def main() -> None:
     stages = CORE_STAGES[-1:] if args.core_only else CORE_STAGES
     jobs = [(upto, run) for upto in stages for run in (False, True)]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        totals = dict(zip(jobs, pool.map(
-            lambda job: count(args.stories, args.articles, *job), jobs), strict=True))
+        totals = dict(
+            zip(
+                jobs,
+                pool.map(lambda job: count(args.stories, args.articles, *job), jobs),
+                strict=True,
+            )
+        )
     per_article = {
-        upto: (totals[(upto, True)] - totals[(upto, False)]) / args.articles
-        for upto in stages
+        upto: (totals[(upto, True)] - totals[(upto, False)]) / args.articles for upto in stages
     }
-    print(f"machine: {cpu_model()}; {interpreter()}; "
-          f"{args.stories:,} stories held, {args.articles:,} articles counted\n")
+    print(
+        f"machine: {cpu_model()}; {interpreter()}; "
+        f"{args.stories:,} stories held, {args.articles:,} articles counted\n"
+    )
     print("| stage | million instructions an article | of the core |")
     print("| --- | --- | --- |")
     core = per_article[CORE_STAGES[-1]]

@@ -43,10 +43,13 @@ def environment(bootstrap: str, **extra: str) -> tuple[dict[str, str], Settings]
     """Environment for a fresh run of the service (own topics, app id, state dir), topics made."""
     tag = uuid.uuid4().hex[:8]
     env = {
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "STORYSTREAM_TOPIC_PREFIX": f"b{tag}.",
-        "STORYSTREAM_APP_ID": f"storystream-bench-{tag}", "STORYSTREAM_WEB_PORT": str(free_port()),
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "STORYSTREAM_TOPIC_PREFIX": f"b{tag}.",
+        "STORYSTREAM_APP_ID": f"storystream-bench-{tag}",
+        "STORYSTREAM_WEB_PORT": str(free_port()),
         "STORYSTREAM_STATE_DIR": tempfile.mkdtemp(prefix="storystream-bench-"),
-        "STORYSTREAM_PARTITIONS": "1", **extra,
+        "STORYSTREAM_PARTITIONS": "1",
+        **extra,
     }
     settings = Settings.for_environment(env)
     ensure_topics(settings)
@@ -161,9 +164,7 @@ def cpu_model() -> str:
         info = Path("/proc/cpuinfo").read_text()
     except FileNotFoundError:
         return f"unknown processor, {os.cpu_count()} cores"
-    fields = dict(
-        line.split(":", 1) for line in info.splitlines() if ":" in line and "\t" in line
-    )
+    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line and "\t" in line)
     name = " ".join(fields.get("model name\t", "unknown processor").split())
     mhz = fields.get("cpu MHz\t\t", "").strip()
     clock = f" at {float(mhz) / 1000:.1f} GHz" if mhz else ""

@@ -60,15 +60,19 @@ def make_stream(seed: int, topics: int = 60, weeks: int = 6) -> list[Labelled]:
                     paragraphs, heading = article_paragraphs(rng, day_event), title(rng, day_event)
                     published.append((paragraphs, heading))
                 counter += 1
-                items.append(Labelled(
-                    article={
-                        "id": f"a{counter}", "source": rng.choice(OUTLETS), "title": heading,
-                        "body": "\n\n".join(paragraphs),
-                        "published_at": (start + timedelta(hours=hours)).isoformat(),
-                        "language": "en",
-                    },
-                    event_id=event.event_id,
-                ))
+                items.append(
+                    Labelled(
+                        article={
+                            "id": f"a{counter}",
+                            "source": rng.choice(OUTLETS),
+                            "title": heading,
+                            "body": "\n\n".join(paragraphs),
+                            "published_at": (start + timedelta(hours=hours)).isoformat(),
+                            "language": "en",
+                        },
+                        event_id=event.event_id,
+                    )
+                )
     items.sort(key=lambda item: str(item.article["published_at"]))
     return items
 
@@ -80,8 +84,12 @@ def _develop(rng: random.Random, event: Event, day: int) -> Event:
     local = random.Random(f"{event.event_id}:{day}")  # str seeds are stable across runs
     extra = make_event(local, event.topic)
     return Event(
-        event_id=event.event_id, topic=event.topic, start=event.start,
-        people=event.people[:2] + extra.people[:1], places=event.places,
+        event_id=event.event_id,
+        topic=event.topic,
+        start=event.start,
+        people=event.people[:2] + extra.people[:1],
+        places=event.places,
         numbers=event.numbers[:1] + extra.numbers[:2],
-        words=event.words[:3] + extra.words[:2], quotes=event.quotes[:1] + extra.quotes[:2],
+        words=event.words[:3] + extra.words[:2],
+        quotes=event.quotes[:1] + extra.quotes[:2],
     )

@@ -56,13 +56,19 @@ def seed_articles() -> list[PreparedArticle]:
         return []
     from agents.feeds import feed_messages
 
-    return [a for a in read_articles([v for _, v in feed_messages(str(SEEDS))]) if not isinstance(a, Rejected)]
+    return [
+        a
+        for a in read_articles([v for _, v in feed_messages(str(SEEDS))])
+        if not isinstance(a, Rejected)
+    ]
 
 
 def baseline(articles: list[PreparedArticle], scorer: str, words: int = 100) -> list[str]:
     """Plain sumy over every sentence of the story, best first, under the word budget."""
     sentences = list(dict.fromkeys(s for a in articles for s in a.sentences))
-    ranked = sorted(zip(sumy_scores(sentences, scorer), range(len(sentences)), strict=True), reverse=True)
+    ranked = sorted(
+        zip(sumy_scores(sentences, scorer), range(len(sentences)), strict=True), reverse=True
+    )
     picked: list[int] = []
     used = 0
     for _, i in ranked:
@@ -93,7 +99,9 @@ def quality(config: SummaryConfig) -> dict[str, dict[str, float]]:
     for story in REFS["stories"].values():
         members = [articles[i] for i in story["articles"]]
         outputs = {
-            "storystream": [s["text"] for s in summarize_records(members, config=config)["sentences"]],
+            "storystream": [
+                s["text"] for s in summarize_records(members, config=config)["sentences"]
+            ],
             "sumy LexRank": baseline(members, "sumy-lexrank"),
             "sumy TextRank": baseline(members, "textrank"),
         }
@@ -107,7 +115,9 @@ def quality(config: SummaryConfig) -> dict[str, dict[str, float]]:
     if seeds:
         patterns = json.loads((SEEDS / "expectations.json").read_text())["nuggets"]
         outputs = {
-            "storystream": [s["text"] for s in summarize_records(seeds, config=config)["sentences"]],
+            "storystream": [
+                s["text"] for s in summarize_records(seeds, config=config)["sentences"]
+            ],
             "sumy LexRank": baseline(seeds, "sumy-lexrank"),
             "sumy TextRank": baseline(seeds, "textrank"),
         }
@@ -118,15 +128,23 @@ def quality(config: SummaryConfig) -> dict[str, dict[str, float]]:
             record(system, "seed R2", r2)
     # Update summaries: a reader has read ``seen``; the baseline is sumy over the new articles.
     update = REFS["update"]
-    cases = [([articles[i] for i in update["seen"]], [articles[i] for i in update["new"]],
-              update["reference"], update["nuggets"])]
+    cases = [
+        (
+            [articles[i] for i in update["seen"]],
+            [articles[i] for i in update["new"]],
+            update["reference"],
+            update["nuggets"],
+        )
+    ]
     if seeds:  # the seed story split by file order: the first articles read, the rest new
         split = REFS["seed"]["update_seen"]
         cases.append((seeds[:split], seeds[split:], REFS["seed"]["update_reference"], None))
     for seen, new, reference, patterns_ in cases:
         prefix = "update" if patterns_ is not None else "seed update"
         outputs = {
-            "storystream": [s["text"] for s in summarize_records(new, seen=seen, config=config)["sentences"]],
+            "storystream": [
+                s["text"] for s in summarize_records(new, seen=seen, config=config)["sentences"]
+            ],
             "sumy LexRank": baseline(new, "sumy-lexrank"),
             "sumy TextRank": baseline(new, "textrank"),
         }
@@ -145,9 +163,13 @@ def grown_story(size: int, seed: int = 3) -> list[PreparedArticle]:
     start = datetime(2026, 11, 1, tzinfo=UTC)
     out: list[PreparedArticle] = []
     while len(out) < size:
-        article = Article(id=f"g{len(out)}", source=f"Outlet {rng.randrange(30)}", title=title(rng, event),
-                          body="\n\n".join(article_paragraphs(rng, event)),
-                          published_at=start + timedelta(minutes=len(out)))
+        article = Article(
+            id=f"g{len(out)}",
+            source=f"Outlet {rng.randrange(30)}",
+            title=title(rng, event),
+            body="\n\n".join(article_paragraphs(rng, event)),
+            published_at=start + timedelta(minutes=len(out)),
+        )
         try:
             out.append(prepare(article, now=start + timedelta(days=30)))
         except Rejected:
@@ -155,7 +177,9 @@ def grown_story(size: int, seed: int = 3) -> list[PreparedArticle]:
     return out
 
 
-def speed(sizes: list[int], naive_max: int, config: SummaryConfig) -> list[tuple[int, float, float, float | None]]:
+def speed(
+    sizes: list[int], naive_max: int, config: SummaryConfig
+) -> list[tuple[int, float, float, float | None]]:
     story = grown_story(max(sizes))
     state = StoryState(story_id="s")
     times: dict[int, list[float]] = {}
@@ -176,7 +200,9 @@ def speed(sizes: list[int], naive_max: int, config: SummaryConfig) -> list[tuple
             started = time.perf_counter()
             baseline(story[:size], "sumy-lexrank")
             naive = time.perf_counter() - started
-        rows.append((size, statistics.median(samples) * 1000, p95 * 1000, naive * 1000 if naive else None))
+        rows.append(
+            (size, statistics.median(samples) * 1000, p95 * 1000, naive * 1000 if naive else None)
+        )
     return rows
 
 
@@ -191,10 +217,13 @@ def stability(config: SummaryConfig) -> tuple[int, int]:
             state.add(article)
             state.render(article.event_time, config)
             before = list(state.selected)
-            echo = article.model_copy(update={
-                "id": f"echo-{index}", "source": f"Echo outlet {index}",
-                "sentences": list(reversed(article.sentences)),
-            })
+            echo = article.model_copy(
+                update={
+                    "id": f"echo-{index}",
+                    "source": f"Echo outlet {index}",
+                    "sentences": list(reversed(article.sentences)),
+                }
+            )
             state.add(echo)
             state.render(article.event_time, config)
             changed += len(set(before) ^ set(state.selected))
@@ -204,18 +233,28 @@ def stability(config: SummaryConfig) -> tuple[int, int]:
 
 def sweep() -> None:
     """The grid around the defaults; the defaults sit inside a block of equal results, not on a peak."""
-    print("| support | lead | concept | length | reference words | R1 | R2 | nuggets | seed R1 | seed R2 | seed nuggets |")
+    print(
+        "| support | lead | concept | length | reference words | R1 | R2 | nuggets | seed R1 | seed R2 | seed nuggets |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     base = SummaryConfig()
     for support, lead, concept, length, reference in itertools.product(
         [0.3, 1.0, 1.3], [0.25, 0.35, 1.0], [2.0, 4.0, 5.0], [0.5, 0.75, 0.85], [15, 18, 21]
     ):
-        config = replace(base, support_weight=support, lead_weight=lead, concept_weight=concept,
-                         length_penalty=length, reference_words=reference)
+        config = replace(
+            base,
+            support_weight=support,
+            lead_weight=lead,
+            concept_weight=concept,
+            length_penalty=length,
+            reference_words=reference,
+        )
         q = quality(config)["storystream"]
-        print(f"| {support} | {lead} | {concept} | {length} | {reference} | {q['R1']:.3f} | {q['R2']:.3f} | "
-              f"{q['nuggets']:.3f} | {q.get('seed R1', 0):.3f} | {q.get('seed R2', 0):.3f} | "
-              f"{q.get('seed nuggets', 0):.0f} |")
+        print(
+            f"| {support} | {lead} | {concept} | {length} | {reference} | {q['R1']:.3f} | {q['R2']:.3f} | "
+            f"{q['nuggets']:.3f} | {q.get('seed R1', 0):.3f} | {q.get('seed R2', 0):.3f} | "
+            f"{q.get('seed nuggets', 0):.0f} |"
+        )
 
 
 def main() -> None:
@@ -228,26 +267,38 @@ def main() -> None:
         return
     config = SummaryConfig()
     results = quality(config)
-    print("| system | ROUGE-1 F | ROUGE-2 F | nuggets (sample) | seed ROUGE-1 | seed ROUGE-2 | seed nuggets (of 8) "
-          "| repeated sentences |")
+    print(
+        "| system | ROUGE-1 F | ROUGE-2 F | nuggets (sample) | seed ROUGE-1 | seed ROUGE-2 | seed nuggets (of 8) "
+        "| repeated sentences |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     nan = float("nan")
     for system, m in results.items():
-        print(f"| {system} | {m['R1']:.3f} | {m['R2']:.3f} | {m['nuggets']:.2f} | {m.get('seed R1', nan):.3f} | "
-              f"{m.get('seed R2', nan):.3f} | {m.get('seed nuggets', nan):.0f} | {m['repeats']:.0f} |")
-    print("\n| update summary (--seen) | sample ROUGE-1 | sample ROUGE-2 | sample nuggets | seed ROUGE-1 | seed ROUGE-2 |")
+        print(
+            f"| {system} | {m['R1']:.3f} | {m['R2']:.3f} | {m['nuggets']:.2f} | {m.get('seed R1', nan):.3f} | "
+            f"{m.get('seed R2', nan):.3f} | {m.get('seed nuggets', nan):.0f} | {m['repeats']:.0f} |"
+        )
+    print(
+        "\n| update summary (--seen) | sample ROUGE-1 | sample ROUGE-2 | sample nuggets | seed ROUGE-1 | seed ROUGE-2 |"
+    )
     print("| --- | --- | --- | --- | --- | --- |")
     for system, m in results.items():
-        print(f"| {system} | {m['update R1']:.3f} | {m['update R2']:.3f} | {m['update nuggets']:.2f} | "
-              f"{m.get('seed update R1', nan):.3f} | {m.get('seed update R2', nan):.3f} |")
-    print("\n| articles in story | update p50 ms | update p95 ms | naive LexRank ms | speed-up (naive / p95) |")
+        print(
+            f"| {system} | {m['update R1']:.3f} | {m['update R2']:.3f} | {m['update nuggets']:.2f} | "
+            f"{m.get('seed update R1', nan):.3f} | {m.get('seed update R2', nan):.3f} |"
+        )
+    print(
+        "\n| articles in story | update p50 ms | update p95 ms | naive LexRank ms | speed-up (naive / p95) |"
+    )
     print("| --- | --- | --- | --- | --- |")
     for size, p50, p95, naive in speed([10, 100, 500], args.naive_max, config):
         ratio = f"{naive / p95:.0f}x" if naive else "not run"
         naive_text = f"{naive:,.0f}" if naive else "not run"
         print(f"| {size} | {p50:.1f} | {p95:.1f} | {naive_text} | {ratio} |")
     changed, sent = stability(config)
-    print(f"\nstability: {changed} summary sentences changed over {sent} articles that added nothing new")
+    print(
+        f"\nstability: {changed} summary sentences changed over {sent} articles that added nothing new"
+    )
 
 
 if __name__ == "__main__":

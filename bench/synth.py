@@ -21,11 +21,15 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-_SYL = ("ba ka lo mi ra ven dor sel tas bri an gor lin mar fel ost ru pe zan hol tri val ber cas "
-        "un del po si ne tor qua lem vin ach ur es ti mon gal rid sen fa ho ja wen").split()
-FUNCTION = ("the of to in and a for on that with by at as from after said was were is are has "
-            "had have will would its their his her about over under into than more but not also "
-            "be been who which when while this".split())
+_SYL = (
+    "ba ka lo mi ra ven dor sel tas bri an gor lin mar fel ost ru pe zan hol tri val ber cas "
+    "un del po si ne tor qua lem vin ach ur es ti mon gal rid sen fa ho ja wen"
+).split()
+FUNCTION = (
+    "the of to in and a for on that with by at as from after said was were is are has "
+    "had have will would its their his her about over under into than more but not also "
+    "be been who which when while this".split()
+)
 
 
 def _pseudo(rng: random.Random, parts: int) -> str:
@@ -85,13 +89,19 @@ class Event:
 
 
 def make_topic(rng: random.Random) -> Topic:
-    return Topic(words=[LEXICON.sample(rng) for _ in range(8)] + [_pseudo(rng, 3) for _ in range(6)],
-                 places=[_pseudo(rng, 3).capitalize() for _ in range(2)],
-                 people=[_name(rng) for _ in range(2)])
+    return Topic(
+        words=[LEXICON.sample(rng) for _ in range(8)] + [_pseudo(rng, 3) for _ in range(6)],
+        places=[_pseudo(rng, 3).capitalize() for _ in range(2)],
+        people=[_name(rng) for _ in range(2)],
+    )
 
 
-def make_event(rng: random.Random, topic: Topic | None = None, start: datetime | None = None,
-               event_id: str = "") -> Event:
+def make_event(
+    rng: random.Random,
+    topic: Topic | None = None,
+    start: datetime | None = None,
+    event_id: str = "",
+) -> Event:
     topic = topic or make_topic(rng)
     event = Event(
         event_id=event_id,
@@ -130,8 +140,9 @@ def sentence(rng: random.Random, event: Event, words: int | None = None) -> str:
     return text[0].upper() + text[1:] + "."
 
 
-def article_paragraphs(rng: random.Random, event: Event, paragraphs: int | None = None,
-                       quote_rate: float = 0.4) -> list[str]:
+def article_paragraphs(
+    rng: random.Random, event: Event, paragraphs: int | None = None, quote_rate: float = 0.4
+) -> list[str]:
     """An outlet's article: paragraphs of 1-3 sentences, sometimes carrying an event quote."""
     out = []
     for _ in range(paragraphs or rng.randint(4, 9)):
@@ -143,8 +154,14 @@ def article_paragraphs(rng: random.Random, event: Event, paragraphs: int | None 
 
 
 def title(rng: random.Random, event: Event) -> str:
-    words = [rng.choice(event.words), rng.choice(event.topic.words), rng.choice(FUNCTION),
-             rng.choice(event.places), LEXICON.sample(rng), rng.choice(event.topic.words)]
+    words = [
+        rng.choice(event.words),
+        rng.choice(event.topic.words),
+        rng.choice(FUNCTION),
+        rng.choice(event.places),
+        LEXICON.sample(rng),
+        rng.choice(event.topic.words),
+    ]
     rng.shuffle(words)
     return " ".join(words).capitalize()
 
@@ -156,7 +173,7 @@ def edit_words(rng: random.Random, paragraphs: list[str], share: float) -> list[
         words = paragraph.split()
         for i, word in enumerate(words):
             if rng.random() < share:
-                tail = word[-1] if word[-1] in ".,;\"" else ""
+                tail = word[-1] if word[-1] in '.,;"' else ""
                 words[i] = LEXICON.sample(rng) + tail
         out.append(" ".join(words))
     return out

@@ -22,7 +22,8 @@ import hashlib
 import heapq
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from operator import itemgetter
 
@@ -89,10 +90,11 @@ class Profile:
     entities: dict[str, float]
     terms_norm: float
     entities_norm: float
-    term_ids: np.ndarray
-    """The terms' string hashes (as :func:`_term_ids`), in ``terms`` order..."""
-    term_weights: np.ndarray
-    """...and their weights: an article is scored against all its candidates at once."""
+    term_slots: np.ndarray
+    """Two rows: the terms' :class:`TermSlots` (of ``slots_epoch``) and their weights, in
+    ``terms`` order; an article is scored against all its candidates at once (one array, so
+    one concatenation; slots are exact as floats)."""
+    slots_epoch: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,41 +135,73 @@ def _cosine(
     return dot / norm if norm else 0.0
 
 
-def _term_ids(vector: dict[str, float]) -> np.ndarray:
-    """A vector's terms as int64 ids: their string hashes (cached on the strings).
+class TermSlots:
+    """Small integer slots for terms, and a scratch row as wide: sparse dot products in numpy.
 
-    Only compared within one process and call, never stored; two terms of an article and
-    its candidates share an id with probability about 2**-64 a pair.
+    An article is scored against all its candidates (eight on average, up to 20) at once: its
+    weights go into the scratch row at its terms' slots, each candidate's weights are
+    multiplied with what the row holds at theirs (zero where the article lacks the term), and
+    the row is cleared again. A Python dot product a candidate was most of scoring an article;
+    a sorted search of the candidates' term hashes in the article's, tried first, was three
+    times slower than this gather.
+
+    Slots only grow, up to ``capacity``; then they all start over (:attr:`epoch` says so), and
+    the profiles that hold slots of an earlier epoch are rebuilt when next used.
     """
-    return np.fromiter(map(hash, vector), dtype=np.int64, count=len(vector))
+
+    def __init__(self, capacity: int = 1 << 18) -> None:
+        self.capacity = capacity
+        self.epoch = 0
+        self._slots: dict[str, int] = {}
+        self.scratch = np.zeros(capacity)
+
+    def reserve(self, count: int) -> None:
+        """Make room for ``count`` new terms, starting over (a new epoch) if there is none."""
+        if count > self.capacity:
+            raise ValueError(f"{count} terms cannot have slots: there are {self.capacity}")
+        if len(self._slots) + count > self.capacity:
+            self._slots = {}
+            self.epoch += 1
+
+    def of(self, terms: Iterable[str]) -> np.ndarray:
+        """The slots of ``terms`` (new terms get the next ones; :meth:`reserve` first)."""
+        slots = self._slots
+        found = []
+        for term in terms:
+            slot = slots.get(term)
+            if slot is None:
+                slot = slots[term] = len(slots)
+            found.append(slot)
+        return np.array(found, dtype=np.intp)
+
+    def cosines(
+        self, slots: np.ndarray, weights: np.ndarray, norm: float, profiles: list[Profile]
+    ) -> list[float]:
+        """:func:`_cosine` of one vector (its terms' slots and weights) with each profile's terms.
+
+        The products are those of :func:`_cosine`; each sum runs in the profile's term order,
+        so a score may differ from :func:`_cosine`'s in its last bits.
+        """
+        if not len(slots) or not profiles:
+            return [0.0] * len(profiles)
+        scratch = self.scratch
+        scratch[slots] = weights
+        theirs = np.concatenate([p.term_slots for p in profiles], axis=1)
+        products = scratch[theirs[0].astype(np.intp)] * theirs[1]
+        scratch[slots] = 0.0
+        rows = np.repeat(np.arange(len(profiles)), [len(p.terms) for p in profiles])
+        dots = np.bincount(rows, weights=products, minlength=len(profiles))
+        norms = norm * np.array([p.terms_norm for p in profiles])
+        safe = (dots != 0) & (norms != 0)
+        cosines: list[float] = np.where(safe, dots / np.where(safe, norms, 1.0), 0.0).tolist()
+        return cosines
 
 
-def _cosines(vector: dict[str, float], norm: float, profiles: list[Profile]) -> list[float]:
-    """:func:`_cosine` of one vector with each profile's terms, in a few numpy calls.
-
-    A Python dot product a candidate (eight on average, up to 20) was most of scoring an
-    article. The products are the same; each sum runs in the profile's term order, so a
-    score may differ from :func:`_cosine`'s in its last bits.
-    """
-    if not vector or not profiles:
-        return [0.0] * len(profiles)
-    ids = _term_ids(vector)
-    order = np.argsort(ids)
-    ids = ids[order]
-    weights = np.fromiter(vector.values(), dtype=float, count=len(vector))[order]
-    other_ids = np.concatenate([p.term_ids for p in profiles])
-    found = np.minimum(np.searchsorted(ids, other_ids), len(ids) - 1)
-    products = np.where(
-        ids[found] == other_ids,
-        weights[found] * np.concatenate([p.term_weights for p in profiles]),
-        0.0,
+def _slotted(slots: TermSlots, vector: dict[str, float]) -> np.ndarray:
+    """A profile's :attr:`Profile.term_slots`: the terms' slots over their weights."""
+    return np.vstack(
+        (slots.of(vector), np.fromiter(vector.values(), dtype=float, count=len(vector)))
     )
-    rows = np.repeat(np.arange(len(profiles)), [len(p.term_ids) for p in profiles])
-    dots = np.bincount(rows, weights=products, minlength=len(profiles))
-    norms = norm * np.array([p.terms_norm for p in profiles])
-    safe = (dots != 0) & (norms != 0)
-    cosines: list[float] = np.where(safe, dots / np.where(safe, norms, 1.0), 0.0).tolist()
-    return cosines
 
 
 def _heaviest(counts: Counter[str], k: int) -> list[tuple[str, int]]:
@@ -194,6 +228,7 @@ class OnlineClusterer:
         self._docs = 0
         self._df: Counter[str] = Counter()
         self._postings: dict[str, set[str]] = {}
+        self._slots = TermSlots()
 
     # -- weighting -----------------------------------------------------------------------
     def idf(self, key: str) -> float:
@@ -239,17 +274,24 @@ class OnlineClusterer:
         refresh: 26 rebuilds an article at 100k stories) and did not change quality (measured).
         """
         profile = story.profile
+        slots = self._slots
         if profile is None or profile.revision != story.revision:
             top = Counter(dict(self._top_terms(story)))
             vec, ents = self._weighted(top), self._weighted(story.entity_counts)
+            slots.reserve(len(vec))
             profile = story.profile = Profile(
                 story.revision,
                 vec,
                 ents,
                 _norm(vec),
                 _norm(ents),
-                _term_ids(vec),
-                np.fromiter(vec.values(), dtype=float, count=len(vec)),
+                _slotted(slots, vec),
+                slots.epoch,
+            )
+        elif profile.slots_epoch != slots.epoch:
+            slots.reserve(len(profile.terms))
+            profile = story.profile = replace(
+                profile, term_slots=_slotted(slots, profile.terms), slots_epoch=slots.epoch
             )
         return profile
 
@@ -289,9 +331,16 @@ class OnlineClusterer:
         norms: tuple[float, float] | None = None,
     ) -> list[float]:
         """Score an article (as weighted vectors) against each of ``stories``."""
+        slots = self._slots
+        # Room for every term this call may slot (a profile has at most centroid_terms), so
+        # all of them, the article's and the candidates', are slotted in one epoch.
+        slots.reserve(len(vec) + self.config.centroid_terms * len(stories))
         profiles = [self._profile(story) for story in stories]
+        mine = slots.of(vec)
         norms = norms or (_norm(vec), _norm(ents))
-        texts = _cosines(vec, norms[0], profiles)
+        texts = slots.cosines(
+            mine, np.fromiter(vec.values(), dtype=float, count=len(vec)), norms[0], profiles
+        )
         w = self.config.entity_weight
         scores = []
         for story, profile, text in zip(stories, profiles, texts, strict=True):

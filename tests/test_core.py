@@ -320,6 +320,27 @@ def test_dormant_stories_leave_the_index_but_stay_held_and_come_back_on_a_merge(
     assert timedelta(0) < DORMANT_SLACK < clusterer.config.retention
 
 
+def test_term_slots_starting_over_leave_every_placement_as_it_was():
+    """The clusterer's term slots start over when full; profiles slotted before are re-slotted."""
+    import sys
+
+    from stream.cluster import TermSlots
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bench.e2e import live_stream
+    from stream.prepare import parse_article
+
+    articles = [parse_article(json.dumps(item).encode()) for item in live_stream(400)]
+    roomy, cramped = StoryTracker(), StoryTracker()
+    cramped.clusterer._slots = TermSlots(capacity=5_000)
+    placements = [(roomy.step(a).story_id, cramped.step(a).story_id) for a in articles]
+    assert len(set(placements)) > 50
+    assert all(mine == theirs for mine, theirs in placements)
+    assert cramped.clusterer._slots.epoch > 3  # it did start over, several times
+    with pytest.raises(ValueError):
+        cramped.clusterer._slots.reserve(5_001)
+
+
 def test_a_pool_too_small_for_lexrank_is_rated_zero_without_warnings():
     """sumy's idf is log(n / (1 + n_j)): in a pool of two every term's is 0, and its power method
     divides zero by zero. That is expected (each sentence gets no rating), not a worker warning."""
@@ -370,11 +391,12 @@ def test_vectorised_lexrank_rates_exactly_like_sumys_own():
     assert direct.ratings(texts) == pytest.approx(ratings[0], abs=1e-12)
 
 
-def test_pool_facts_keep_their_own_terms_and_concept_weights_stay_in_step():
+def test_pool_facts_keep_their_own_terms_and_derived_indexes_stay_in_step():
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from bench.summary_eval import sample_articles
+    from stream.facts import _flat_terms
     from stream.story import StoryState
     from stream.summarize import concept_weights
     from stream.text import terms
@@ -384,6 +406,10 @@ def test_pool_facts_keep_their_own_terms_and_concept_weights_stay_in_step():
     for item in sample_articles().values():
         state.add(item)
         assert state.pool.concept_weights() == concept_weights(state.pool.facts)
+        kept_ids, kept_lengths = state.pool.term_index  # kept up to date, not rebuilt
+        fresh_ids, fresh_lengths = _flat_terms([f.term_set for f in state.pool.facts])
+        assert kept_ids.tolist() == fresh_ids.tolist()
+        assert kept_lengths.tolist() == fresh_lengths.tolist()
     for fact in state.pool.facts:
         assert fact.term_set == frozenset(terms(fact.text))
 

@@ -92,9 +92,7 @@ def test_chrome_lines_are_dropped_and_prose_kept():
 )
 def test_an_error_page_marker_ends_the_article(marker: str) -> None:
     prose = "The parliament voted on Tuesday to extend the mission by a year."
-    assert clean_paragraphs(f"{prose}\n\n{marker}\n\nThe content you requested is gone.") == [
-        prose
-    ]
+    assert clean_paragraphs(f"{prose}\n\n{marker}\n\nThe content you requested is gone.") == [prose]
 
 
 def test_prose_that_starts_with_404_is_prose() -> None:
