@@ -66,6 +66,16 @@ EVICTION_SWEEP_EVERY = 2_000
 LIVE_STATES = 5_000
 """Parsed story states the summary work keeps between batches (the most recently used)."""
 
+PRODUCER_BUFFER_MESSAGES = 2_000
+"""Sends that may wait in faust's producer buffer before it holds back every agent's input.
+
+faust's limit is 100: past it, each message delivered to a stream first waits for up to 100
+sends (one ``wait_for`` each) and logs "producer buffer full". One batch of ours sends more
+than that (a clustering batch of 200 articles: their commands and cluster-log entries; a
+summary batch of up to 500 commands: as many states and versions), so under load the worker
+logged hundreds of those warnings a minute and stopped its streams after every large batch.
+The buffer stays bounded: by the batches, which are."""
+
 
 def _json(model: Any) -> bytes:
     return str(model.model_dump_json()).encode()
@@ -92,6 +102,7 @@ def build_app(settings: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         stream_wait_empty=False,
     )
+    app.producer.buffer.max_messages = PRODUCER_BUFFER_MESSAGES
     names = settings.topics
     raw = app.topic(
         names["raw"], key_type=bytes, value_type=bytes, value_serializer="raw", key_serializer="raw"
