@@ -258,7 +258,6 @@ def build_app(settings: Settings) -> faust.App:
             breaking_minutes=settings.breaking_minutes,
             resume_quiet_hours=settings.resume_quiet_hours,
             live_states=LIVE_STATES,
-            niceness=settings.summary_niceness,
         ),
         in_helper=settings.summary_process,
     )

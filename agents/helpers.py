@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ctypes
 import multiprocessing
-import os
 import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -50,20 +49,16 @@ def name_process(name: str) -> None:
         pass
 
 
-def _start_helper(stage: str, niceness: int = 0) -> None:
+def _start_helper(stage: str) -> None:
     """Set up a helper as the worker is set up: it exits with it, and collects garbage rarely.
 
     The summary and clustering helpers hold what the worker's loop held before (story states,
     trackers: millions of long-lived objects); with CPython's default thresholds the cycle
     collector kept rescanning them, as it did in the worker before its tuning.
-    ``niceness``: added to the helper's (only ever lowers its priority; see
-    ``Settings.summary_niceness``).
     """
     die_with_parent()
     tune_garbage_collector()
     name_process(helper_name(stage))
-    if niceness:
-        os.nice(niceness)
 
 
 def helper_name(stage: str) -> str:
@@ -71,13 +66,13 @@ def helper_name(stage: str) -> str:
     return f"{stage}-helper"
 
 
-def spawn_helpers(processes: int, stage: str, niceness: int = 0) -> ProcessPoolExecutor:
+def spawn_helpers(processes: int, stage: str) -> ProcessPoolExecutor:
     """A pool of ``processes`` helper processes for ``stage`` that exit with this one."""
     return ProcessPoolExecutor(
         max_workers=processes,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_start_helper,
-        initargs=(stage, niceness),
+        initargs=(stage,),
     )
 
 

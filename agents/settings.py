@@ -57,18 +57,6 @@ class Settings(BaseSettings):
         default=True,
         description="Summarise in a helper process that keeps story states parsed (else inline).",
     )
-    # Where a saturated machine's queue forms matters: the summary stage coalesces a backlog
-    # (a larger batch renders each story once for all its new articles), clustering cannot (an
-    # article costs the same in any batch). At equal priority the clustering stage fell behind
-    # first on a saturated machine (prepared -> assigned p50 up to 11 s, bench/e2e.py, machine
-    # B); with the summary helper at niceness 5 the queue moved to the summary stage.
-    summary_niceness: int = Field(
-        default=5,
-        ge=0,
-        le=19,
-        description="Niceness added to the summary helper: a CPU-starved worker lets its "
-        "summary stage fall behind (it coalesces a backlog) rather than its clustering.",
-    )
     cluster_process: bool = Field(
         default=True,
         description="Dedup and cluster in a helper process that holds the trackers (else inline).",

@@ -40,8 +40,6 @@ class SummaryOptions:
     breaking_minutes: float
     resume_quiet_hours: float
     live_states: int = 5_000
-    niceness: int = 0
-    """Added to the helper process's niceness (see ``Settings.summary_niceness``)."""
 
 
 @dataclass(slots=True)
@@ -202,7 +200,7 @@ class SummaryStage:
         self, commands: list[bytes], stored: dict[str, bytes | None]
     ) -> BatchOutcome:
         if self._pool is None:
-            self._pool = spawn_helpers(1, "summary", self.options.niceness)
+            self._pool = spawn_helpers(1, "summary")
         loop = asyncio.get_running_loop()
         outcome: BatchOutcome = await loop.run_in_executor(
             self._pool, run_kept_work, SummaryWork, self.options, commands, stored

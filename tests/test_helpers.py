@@ -25,21 +25,6 @@ def test_a_helper_carries_its_stage_in_its_process_name() -> None:
         pool.shutdown()
 
 
-def test_a_helper_can_yield_the_cores_to_the_other_stages() -> None:
-    """The summary helper runs at a lower priority (Settings.summary_niceness), others do not."""
-    from agents.settings import Settings
-
-    assert Settings().summary_niceness > 0
-    ours = os.nice(0)
-    niced, plain = spawn_helpers(1, "summary", niceness=3), spawn_helpers(1, "cluster")
-    try:
-        assert niced.submit(os.nice, 0).result(timeout=60) == min(19, ours + 3)
-        assert plain.submit(os.nice, 0).result(timeout=60) == ours
-    finally:
-        niced.shutdown()
-        plain.shutdown()
-
-
 def test_after_a_batch_its_cyclic_garbage_is_collected_and_what_survives_is_frozen() -> None:
     class Node:
         pass
