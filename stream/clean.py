@@ -57,7 +57,7 @@ _CHROME_LINE = re.compile(
 _NEWSLETTER_LINE = re.compile(r"^.{0,40}(daily|weekly)\ newsletter.*$", re.I)
 """The one kind of chrome that may start anywhere in its first 40 characters: apart from the
 others, and tried only on a line that names a newsletter, it no longer makes every line scan
-for it (it was 60 % of matching a line of prose)."""
+for it (it was two thirds of the chrome pattern's time on a line of prose: 1.98 -> 0.64 us)."""
 # Credits and captions: "Jane Doe / Agency", "Name, AGENCY | caption", "(Agency with AFP)".
 _CREDIT_LINE = re.compile(
     r"""^(

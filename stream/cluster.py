@@ -141,9 +141,9 @@ class TermSlots:
     An article is scored against all its candidates (eight on average, up to 20) at once: its
     weights go into the scratch row at its terms' slots, each candidate's weights are
     multiplied with what the row holds at theirs (zero where the article lacks the term), and
-    the row is cleared again. A Python dot product a candidate was most of scoring an article;
-    a sorted search of the candidates' term hashes in the article's, tried first, was three
-    times slower than this gather.
+    the row is cleared again. A Python dot product a candidate was most of scoring an article
+    (207-259 us an article late in the e2e stream); a sorted search of the candidates' term
+    hashes in the article's, tried first, took 174-187 us; this gather 85-112 us.
 
     Slots only grow, up to ``capacity``; then they all start over (:attr:`epoch` says so), and
     the profiles that hold slots of an earlier epoch are rebuilt when next used.
