@@ -22,10 +22,11 @@ import hashlib
 import heapq
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from operator import itemgetter
+from itertools import repeat
+from operator import add, itemgetter
 
 import numpy as np
 
@@ -112,6 +113,17 @@ def story_id_for(article_id: str) -> str:
     return "s-" + hashlib.blake2b(article_id.encode(), digest_size=8).hexdigest()
 
 
+def _add_counts(target: Counter[str], counts: Mapping[str, int]) -> None:
+    """``target.update(counts)``, in C: ``Counter.update`` adds a mapping in a Python loop.
+
+    A story adds every article's term counts (150 terms or so) to its own: that loop was 5 %
+    of the clustering helper (py-spy, e2e). Same sums, same insertion order of new terms.
+    """
+    terms = counts.keys()
+    sums = map(add, map(target.get, terms, repeat(0)), counts.values())
+    dict.update(target, zip(terms, sums, strict=True))
+
+
 def _norm(vector: dict[str, float]) -> float:
     return math.sqrt(sum(w * w for w in vector.values()))
 
@@ -163,15 +175,16 @@ class TermSlots:
             self._slots = {}
             self.epoch += 1
 
-    def of(self, terms: Iterable[str]) -> np.ndarray:
+    def of(self, terms: Collection[str]) -> np.ndarray:
         """The slots of ``terms`` (new terms get the next ones; :meth:`reserve` first)."""
         slots = self._slots
-        found = []
-        for term in terms:
-            slot = slots.get(term)
-            if slot is None:
-                slot = slots[term] = len(slots)
-            found.append(slot)
+        # Looked up in C; the loop only when some term is new (a third of the calls, late in
+        # the e2e stream): 4 % of the clustering helper was this loop.
+        found: list[int | None] = list(map(slots.get, terms))
+        if None in found:
+            for index, term in enumerate(terms):
+                if found[index] is None:
+                    found[index] = slots.setdefault(term, len(slots))
         return np.array(found, dtype=np.intp)
 
     def cosines(
@@ -427,8 +440,8 @@ class OnlineClusterer:
         story.article_ids.append(features.article_id)
         story.first_time = min(story.first_time, features.time)
         story.last_time = max(story.last_time, features.time)
-        story.term_sums.update(counts)
-        story.entity_counts.update(ents)
+        _add_counts(story.term_sums, counts)
+        _add_counts(story.entity_counts, ents)
         story.revision += 1
         self._reindex(story)
 
@@ -462,8 +475,8 @@ class OnlineClusterer:
                 continue
             keep, gone = sorted((survivor, other), key=lambda s: (s.first_time, s.story_id))
             keep.article_ids.extend(gone.article_ids)
-            keep.term_sums.update(gone.term_sums)
-            keep.entity_counts.update(gone.entity_counts)
+            _add_counts(keep.term_sums, gone.term_sums)
+            _add_counts(keep.entity_counts, gone.entity_counts)
             keep.first_time = min(keep.first_time, gone.first_time)
             keep.last_time = max(keep.last_time, gone.last_time)
             keep.revision += 1

@@ -164,26 +164,41 @@ class ShingleFrequency:
 
 
 _TEMPLATE = MinHash(num_perm=NUM_PERM)
-_PERMUTATIONS = _TEMPLATE.permutations
-"""Drawn once: datasketch would otherwise re-derive them for every article (a third of its cost)."""
+_MULTIPLIERS, _OFFSETS = _TEMPLATE.permutations
+"""datasketch's permutations (its ``affine32`` scheme), drawn once: :func:`_minhash` applies
+them itself."""
+_EMPTY_SIGNATURE: np.ndarray = _TEMPLATE.hashvalues
+_FMIX32 = tuple(np.uint32(c) for c in (16, 0x85EBCA6B, 13, 0xC2B2AE35, 16))
 
 
-def _as_hash(value: int) -> int:
-    """The MinHash "hash function" for shingles that arrive already hashed (digest word 4)."""
-    return value
+def _signature(hashes: np.ndarray) -> np.ndarray:
+    """The MinHash values of already hashed shingles (uint32): datasketch's, without its object.
+
+    The same arithmetic as ``MinHash.update_batch`` under the ``affine32`` scheme with an
+    identity hash function (MurmurHash3's finalizer, then ``a * h + b`` modulo 2**32, the
+    minimum per permutation); building a ``MinHash`` per article (its constructor validates
+    arguments and fills arrays) and its batch update cost twice as much as the arithmetic.
+    ``tests/test_dedup.py`` checks the values against datasketch's.
+    """
+    if not len(hashes):
+        return _EMPTY_SIGNATURE.copy()
+    s1, m1, s2, m2, s3 = _FMIX32
+    mixed = hashes ^ (hashes >> s1)
+    mixed = mixed * m1
+    mixed ^= mixed >> s2
+    mixed *= m2
+    mixed ^= mixed >> s3
+    values: np.ndarray = (mixed[:, None] * _MULTIPLIERS + _OFFSETS).min(axis=0)
+    return values
 
 
-def _minhash(digests: np.ndarray, frequency: ShingleFrequency | None = None) -> MinHash:
+def _minhash(digests: np.ndarray, frequency: ShingleFrequency | None = None) -> np.ndarray:
+    """An article's MinHash values over its shingles' digests, common shingles left out."""
     if frequency is not None and len(digests):
         rare = digests[frequency.estimate(digests) <= COMMON_SHINGLE]
         # Keep a floor of shingles so an article of common phrases is still indexed.
         digests = rare if len(rare) >= 8 else digests
-    signature = MinHash(
-        num_perm=NUM_PERM, permutations=_PERMUTATIONS, scheme=_TEMPLATE.scheme, hashfunc=_as_hash
-    )
-    if len(digests):
-        signature.update_batch(digests[:, 4].tolist())
-    return signature
+    return _signature(np.ascontiguousarray(digests[:, 4]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +207,7 @@ class _Incoming:
 
     features: ArticleFeatures
     digests: np.ndarray  # of the article's shingles: see shingle_digests
-    signature: MinHash
+    signature: np.ndarray  # its MinHash values (uint32)
     stored: _Stored
 
     @property
@@ -304,7 +319,7 @@ class DedupIndex:
             # Whatever would meet this copy meets the article it copies: it stands in for
             # that one, searchable only once that one is evicted.
             if features.article_id not in self._stored:
-                hashvalues = incoming.signature.hashvalues
+                hashvalues = incoming.signature
                 self._stand_ins.setdefault(matched, []).append((features.article_id, hashvalues))
             self._add(incoming, searchable=False)
         else:
@@ -326,7 +341,7 @@ class DedupIndex:
             return DedupVerdict(kind=DedupKind.DUPLICATE, of=original)
         if features.word_count < self.config.min_words:
             return DedupVerdict()
-        mine = incoming.signature.hashvalues
+        mine = incoming.signature
         # Band collisions screened by estimated Jaccard inside the index, in one gather.
         candidates = self._lsh.query(mine, self.config.min_estimated_jaccard)
         if not candidates:
@@ -367,7 +382,7 @@ class DedupIndex:
         self._stored[features.article_id] = incoming.stored
         if searchable:
             if features.word_count >= self.config.min_words:
-                self._lsh.insert(features.article_id, incoming.signature.hashvalues)
+                self._lsh.insert(features.article_id, incoming.signature)
             # A copy is not a second text carrying its phrases: counted, the phrases of a wire
             # story became "common" after a couple of hundred copies and left the MinHash of
             # later copies, which then no longer met the original (656 of 1,000 copies missed,

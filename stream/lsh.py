@@ -21,10 +21,13 @@ import numpy as np
 
 _MIX_A = np.uint64(0xBF58476D1CE4E5B9)
 _MIX_B = np.uint64(0x94D049BB133111EB)
+_SHIFT = np.uint64(31)
 _WIDTH = 8  # entries per bucket: one 64-byte cache line of keys
 _MAX_LOAD = 0.85
 _EMPTY = -1
 _REBUILD_CHUNK = 1 << 20
+_FEW = 256
+"""Entries placed without ranking them when their buckets are distinct (one article's bands)."""
 
 
 class BandIndex:
@@ -56,14 +59,16 @@ class BandIndex:
         return self._entries / self._keys.size
 
     def keys(self, hashvalues: np.ndarray) -> np.ndarray:
-        """One 64-bit key per band: the band's rows and its index, mixed (splitmix-style)."""
+        """One 64-bit key per band: the band's rows and its index, mixed (splitmix-style).
+
+        Array arithmetic wraps around silently (only numpy scalars warn on overflow).
+        """
         values = np.asarray(hashvalues[: self.bands * self.rows], dtype=np.uint64)
         values = values.reshape(self.bands, self.rows)
-        key = self._salt.copy()
-        with np.errstate(over="ignore"):
-            for row in range(self.rows):
-                key = (key ^ values[:, row]) * _MIX_A
-                key ^= key >> np.uint64(31)
+        key = self._salt
+        for row in range(self.rows):
+            key = (key ^ values[:, row]) * _MIX_A
+            key ^= key >> _SHIFT
         return key
 
     def insert(self, name: str, hashvalues: np.ndarray) -> None:
@@ -129,11 +134,15 @@ class BandIndex:
                 found.extend(
                     np.asarray(self._overflow.get(k, ()), dtype=np.int32) for k in spilled.tolist()
                 )
-        hits = np.unique(np.concatenate(found))
+        # Not made unique: an article met in several bands is screened once a band, and the
+        # set of names takes it once (np.unique was a tenth of a query).
+        hits = np.concatenate(found) if len(found) > 1 else found[0]
         hits = hits[self._alive[hits]]
         if min_similarity > 0 and hits.size:
-            equal = self._signatures[hits] == np.asarray(hashvalues, dtype=np.uint32)
-            hits = hits[equal.mean(axis=1) >= min_similarity]
+            signature = np.asarray(hashvalues, dtype=np.uint32)
+            equal = np.count_nonzero(self._signatures[hits] == signature, axis=1)
+            # The share of equal values, compared as a count: exact for a power-of-two width.
+            hits = hits[equal >= min_similarity * signature.size]
         return {self._names[s] for s in hits.tolist()}
 
     def _allocate(self, buckets: int) -> None:
@@ -147,8 +156,7 @@ class BandIndex:
 
     def _buckets(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The two candidate buckets of each key: its low bits, and a multiplicative re-hash."""
-        with np.errstate(over="ignore"):
-            second = (keys * _MIX_B) >> self._shift
+        second = (keys * _MIX_B) >> self._shift
         return (keys & self._mask).astype(np.intp), second.astype(np.intp)
 
     def _place(
@@ -159,6 +167,20 @@ class BandIndex:
             if keys.size == 0:
                 break
             buckets = preferred if attempt == 0 else fallback
+            if keys.size <= _FEW and len(set(buckets.tolist())) == keys.size:
+                # One article's keys in distinct buckets (nearly always): each goes to the next
+                # position of its own bucket, with no ranking among them (a third of the cost).
+                position = self._count[buckets]
+                fits = position < _WIDTH
+                chosen, at = buckets[fits], position[fits]
+                self._keys[chosen, at] = keys[fits]
+                self._table_slots[chosen, at] = slots[fits]
+                self._count[chosen] = at + 1
+                self._entries += chosen.size
+                rest = np.flatnonzero(~fits)
+                keys, slots = keys[rest], slots[rest]
+                preferred, fallback = preferred[rest], fallback[rest]
+                continue
             order = np.argsort(buckets, kind="stable")
             ordered = buckets[order]
             rank = np.arange(ordered.size) - np.searchsorted(ordered, ordered, side="left")
@@ -178,6 +200,8 @@ class BandIndex:
         return keys, slots
 
     def _spill(self, keys: np.ndarray, slots: np.ndarray) -> None:
+        if not keys.size:
+            return
         for key, slot in zip(keys.tolist(), slots.tolist(), strict=True):
             self._overflow.setdefault(key, []).append(slot)
 

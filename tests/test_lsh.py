@@ -62,3 +62,51 @@ def test_candidates_are_screened_by_estimated_jaccard_across_rebuilds():
     assert index.query(base) == {"close", "loose"}
     assert index.query(base, min_similarity=0.05) == {"close"}
     assert index.query(base, min_similarity=0.8) == set()
+
+
+def test_placing_one_articles_keys_unranked_fills_the_table_as_ranking_does(monkeypatch):
+    import stream.lsh as lsh
+
+    def fill() -> BandIndex:
+        index = BandIndex(bands=64, rows=2, initial_buckets=64)
+        base = _sig(5)
+        for i in range(400):  # growth, full buckets, spills (shared first bands) and rebuilds
+            sig = _sig(2000 + i)
+            if i % 5 == 0:
+                sig[:8] = base[:8]
+            index.insert(f"a{i}", sig)
+        return index
+
+    unranked = fill()
+    monkeypatch.setattr(lsh, "_FEW", 0)  # every placement ranked
+    ranked = fill()
+    def entries(index: BandIndex) -> list[tuple[int, int]]:
+        used = index._table_slots >= 0
+        held = zip(index._keys[used].tolist(), index._table_slots[used].tolist(), strict=True)
+        spilled = [(key, slot) for key, slots in index._overflow.items() for slot in slots]
+        return sorted([*held, *spilled])
+
+    # The same entries; where a rebuild puts spilled ones may differ (they spill in another
+    # order), which no query can tell.
+    assert entries(unranked) == entries(ranked)
+    assert unranked._overflow  # the test reached the spill path
+    for i in range(0, 400, 7):
+        assert unranked.query(_sig(2000 + i)) == ranked.query(_sig(2000 + i))
+
+
+def test_signatures_are_datasketchs_minhash_values():
+    from datasketch import MinHash
+
+    from stream.dedup import _TEMPLATE, NUM_PERM, _signature
+
+    rng = np.random.default_rng(3)
+    for size in (0, 1, 7, 150, 2000):
+        hashes = rng.integers(0, 2**32, size=size, dtype=np.uint64).astype(np.uint32)
+        theirs = MinHash(
+            num_perm=NUM_PERM,
+            permutations=_TEMPLATE.permutations,
+            scheme=_TEMPLATE.scheme,
+            hashfunc=lambda value: value,
+        )
+        theirs.update_batch(hashes.tolist())
+        assert np.array_equal(_signature(hashes), theirs.hashvalues)
