@@ -22,11 +22,11 @@ import hashlib
 import heapq
 import math
 from collections import Counter
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from itertools import repeat
-from operator import add, itemgetter
+from operator import add, itemgetter, mul
 
 import numpy as np
 
@@ -125,7 +125,8 @@ def _add_counts(target: Counter[str], counts: Mapping[str, int]) -> None:
 
 
 def _norm(vector: dict[str, float]) -> float:
-    return math.sqrt(sum(w * w for w in vector.values()))
+    weights = vector.values()
+    return math.sqrt(sum(map(mul, weights, weights)))  # the genexpr's sum, twice as fast
 
 
 def _cosine(
@@ -178,14 +179,14 @@ class TermSlots:
     def of(self, terms: Collection[str]) -> np.ndarray:
         """The slots of ``terms`` (new terms get the next ones; :meth:`reserve` first)."""
         slots = self._slots
-        # Looked up in C; the loop only when some term is new (a third of the calls, late in
-        # the e2e stream): 4 % of the clustering helper was this loop.
+        # Looked up in C; new terms (in a third of the calls, late in the e2e stream) are
+        # found by a set difference, also in C: 4 % of the clustering helper was a loop.
         found: list[int | None] = list(map(slots.get, terms))
         if None in found:
-            for index, term in enumerate(terms):
-                if found[index] is None:
-                    found[index] = slots.setdefault(term, len(slots))
-        return np.array(found, dtype=np.intp)
+            for term in set(terms).difference(slots):  # which new term gets which slot
+                slots[term] = len(slots)  # changes no score: slots only address the row
+            found = list(map(slots.get, terms))
+        return np.fromiter(found, dtype=np.intp, count=len(found))
 
     def cosines(
         self, slots: np.ndarray, weights: np.ndarray, norm: float, profiles: list[Profile]
@@ -270,14 +271,11 @@ class OnlineClusterer:
                     counts[term] = get(term, 0) + weight
         return Counter(counts)
 
-    def _weighted(self, counts: Counter[str]) -> dict[str, float]:
+    def _weighted(self, counts: Iterable[tuple[str, int]]) -> dict[str, float]:
+        """TF-IDF weights of (term, count) pairs (a Counter's ``items()``, or ranked terms)."""
         # idf() inlined: this runs for every term of every article and changed story.
         log, df, docs = math.log, self._df.get, self._docs + IDF_PRIOR_DOCS
-        return {
-            t: (1.0 + log(c)) * (log(docs / (df(t, 0) + 1)) + 1.0)
-            for t, c in counts.items()
-            if c > 0
-        }
+        return {t: (1.0 + log(c)) * (log(docs / (df(t, 0) + 1)) + 1.0) for t, c in counts if c > 0}
 
     def _profile(self, story: Story) -> Profile:
         """The story's weighted term and name vectors, cached until the story changes.
@@ -289,8 +287,8 @@ class OnlineClusterer:
         profile = story.profile
         slots = self._slots
         if profile is None or profile.revision != story.revision:
-            top = Counter(dict(self._top_terms(story)))
-            vec, ents = self._weighted(top), self._weighted(story.entity_counts)
+            vec = self._weighted(self._top_terms(story))
+            ents = self._weighted(story.entity_counts.items())
             slots.reserve(len(vec))
             profile = story.profile = Profile(
                 story.revision,
@@ -394,7 +392,7 @@ class OnlineClusterer:
         counts = self._term_counts(features)
         entity_counts = Counter(features.entities)
         self._learn(counts, entity_counts)
-        vec, ents = self._weighted(counts), self._weighted(entity_counts)
+        vec, ents = self._weighted(counts.items()), self._weighted(entity_counts.items())
         norms = (_norm(vec), _norm(ents))
         candidates = [self.stories[sid] for sid in self._candidates(vec, ents, features.time)]
         scores = self.similarities(vec, ents, candidates, features.time, norms)
