@@ -333,12 +333,20 @@ def test_term_slots_starting_over_leave_every_placement_as_it_was():
     articles = [parse_article(json.dumps(item).encode()) for item in live_stream(400)]
     roomy, cramped = StoryTracker(), StoryTracker()
     cramped.clusterer._slots = TermSlots(capacity=5_000)
+    cramped.clusterer._slots.MIN_EPOCH_CALLS = 0  # never widened: start over again and again
     placements = [(roomy.step(a).story_id, cramped.step(a).story_id) for a in articles]
     assert len(set(placements)) > 50
     assert all(mine == theirs for mine, theirs in placements)
-    assert cramped.clusterer._slots.epoch > 3  # it did start over, several times
-    with pytest.raises(ValueError):
-        cramped.clusterer._slots.reserve(5_001)
+    slots = cramped.clusterer._slots
+    assert slots.epoch > 3  # it did start over, several times
+    slots.reserve(5_001)  # more than the row holds: widened, in a new epoch
+    assert slots.capacity == 8_192 and len(slots.scratch) == 8_192 and not slots._slots
+    assert len(slots.of([f"word{i}" for i in range(5_001)])) == 5_001
+    growing = TermSlots(capacity=100)  # epochs shorter than MIN_EPOCH_CALLS: the row doubles
+    for call in range(50):
+        growing.reserve(30)
+        growing.of([f"w{call}-{i}" for i in range(30)])
+    assert growing.capacity == 1_600 and growing.epoch == 4
 
 
 def test_a_pool_too_small_for_lexrank_is_rated_zero_without_warnings():
