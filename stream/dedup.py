@@ -81,79 +81,53 @@ class _Stored:
         return [set(values[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
-TERM_IDS_KEPT = 1 << 18
-"""Terms whose ids :func:`_term_ids` keeps (all are let go when full; an id is recomputed)."""
+def _pack(features: ArticleFeatures) -> tuple[np.ndarray, np.ndarray]:
+    """An article's sentence terms as 32-bit ids, for :class:`Alignment`'s set arithmetic.
 
-_TERM_IDS: dict[str, int] = {}
-
-
-def _term_ids(terms: list[str]) -> np.ndarray:
-    """Each term's 64-bit id: its blake2b digest, the same in every process and run.
-
-    Looked up in C; the few terms not seen before (three an article on the e2e stream) are
-    found by a set difference, also in C, and digested.
+    The ids are Python's own string hashes, cut to 32 bits: a string keeps its hash once
+    computed, and the terms are the tokeniser's cached strings, so this is a lookup a term. The
+    ids are only compared with ids of the same process (the index is rebuilt, never stored);
+    two terms share one with probability 2**-32 a pair, as with the blake2b ids they replace
+    (their lookups through an LRU cache, and digests for the terms it had let go, were 7 % of
+    the cluster helper, py-spy).
     """
-    found: list[int | None] = list(map(_TERM_IDS.get, terms))
-    if None in found:
-        new = set(terms).difference(_TERM_IDS)
-        if len(_TERM_IDS) + len(new) > TERM_IDS_KEPT:
-            _TERM_IDS.clear()
-            new = set(terms)
-        for term in new:
-            digest = hashlib.blake2b(term.encode(), digest_size=8).digest()
-            _TERM_IDS[term] = int.from_bytes(digest, "little")
-        found = list(map(_TERM_IDS.get, terms))
-    return np.fromiter(found, dtype=np.uint64, count=len(found))
-
-
-def _article_terms(features: ArticleFeatures) -> tuple[np.ndarray, np.ndarray]:
-    """An article's sentence terms as ids (all sentences, concatenated) and sentence offsets."""
     sentences = features.sentence_terms
-    offsets = np.cumsum([0, *map(len, sentences)], dtype=np.int64)
-    return _term_ids(list(chain.from_iterable(sentences))), offsets
+    offsets = np.cumsum([0, *map(len, sentences)], dtype=np.uint32)
+    hashed = np.fromiter(map(hash, chain.from_iterable(sentences)), dtype=np.int64)
+    return hashed.astype(np.uint32), offsets
 
 
-_PAIR = np.uint64(0x9E3779B97F4A7C15)
-_WORD_SALTS = np.array(
-    [
-        0x243F6A8885A308D3,
-        0x13198A2E03707344,
-        0xA4093822299F31D0,
-        0x082EFA98EC4E6C89,
-        0x452821E638D01377,
-    ],
-    dtype=np.uint64,
-)
-_MIX = tuple(np.uint64(c) for c in (30, 0xBF58476D1CE4E5B9, 27, 0x94D049BB133111EB, 31))
+def shingles(features: ArticleFeatures) -> set[bytes]:
+    """Bigrams of content-term stems within each sentence.
 
-
-def shingle_digests(ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Five 32-bit words for each distinct shingle of an article (shape ``(n, 5)``).
-
-    Shingles are bigrams of content-term stems within a sentence. Word bigrams with function
-    words ("of the", "said on") are shared by every article and fill the LSH buckets with
-    chance collisions; content-term bigrams are shared by copies and rarely by anything else,
-    which keeps the candidate count per article flat as the index grows.
-
-    A bigram is the pair of its terms' ids (:func:`_term_ids`), combined into one 64-bit key;
-    each word is the key, salted, through the splitmix64 finalizer. Words 0-3 address the
-    count-min sketch, word 4 is the shingle's hash for the MinHash. Arithmetic on arrays of
-    ids, not one blake2b digest of each bigram's text: 107 us an article became 25.
+    Word bigrams with function words ("of the", "said on") are shared by every article and fill
+    the LSH buckets with chance collisions; content-term bigrams are shared by copies and rarely
+    by anything else, which keeps the candidate count per article flat as the index grows.
     """
-    if ids.size < 2:
+    return {
+        f"{a} {b}".encode()
+        for sentence in features.sentence_terms
+        for a, b in zip(sentence, sentence[1:], strict=False)
+    }
+
+
+def shingle_digests(grams: list[bytes]) -> np.ndarray:
+    """One 20-byte blake2b digest per shingle, as five uint32 words (shape ``(n, 5)``).
+
+    Words 0-1 address the count-min sketch, word 4 is the shingle's hash for the MinHash: one
+    digest serves both (datasketch's default hashes every shingle again with SHA-1, and the
+    sketch used to digest them twice, to estimate and to add: 4 % of a loaded worker).
+
+    Hashing the bigrams from their terms' ids in numpy instead is three times faster and as
+    good on the labelled benchmark; it was tried twice (in an earlier session and in session
+    14) and taken back both times: the sample feed's rewritten marathon copy (bigram Jaccard
+    0.13) reaches an LSH candidate with probability 0.66 under any hash, and those hashes
+    missed it, where these catch it. A change of hash changes which such copies are caught.
+    """
+    if not grams:
         return np.zeros((0, 5), dtype=np.uint32)
-    within = np.ones(ids.size - 1, dtype=bool)
-    last = offsets[1:-1] - 1  # each sentence's last term, but the last sentence's
-    within[last[(last >= 0) & (last < within.size)]] = False
-    keys = np.unique(ids[:-1][within] * _PAIR + ids[1:][within])
-    s1, m1, s2, m2, s3 = _MIX
-    words = keys[:, None] ^ _WORD_SALTS
-    words ^= words >> s1
-    words *= m1
-    words ^= words >> s2
-    words *= m2
-    words ^= words >> s3
-    return words.astype(np.uint32)
+    joined = b"".join(hashlib.blake2b(g, digest_size=20).digest() for g in grams)
+    return np.frombuffer(joined, dtype=np.uint32).reshape(len(grams), 5)
 
 
 class ShingleFrequency:
@@ -340,13 +314,12 @@ class DedupIndex:
         return len(self._stored)
 
     def _incoming(self, features: ArticleFeatures) -> _Incoming:
-        ids, offsets = _article_terms(features)
-        digests = shingle_digests(ids, offsets)
+        # In the set's order: the MinHash takes a minimum and the sketch counts cells, so no use
+        # of the digests depends on their order, and sorting 150 shingles an article was waste.
+        digests = shingle_digests(list(shingles(features)))
         signature = _minhash(digests, self._frequency)
-        # 32 bits of each id are enough for the alignment's set arithmetic (two terms share
-        # them with probability 2**-32 a pair) and half the memory of the stored articles.
-        terms = ids.astype(np.uint32)
-        stored = _Stored(features.article_id, features.time, terms, offsets.astype(np.uint32))
+        terms, offsets = _pack(features)
+        stored = _Stored(features.article_id, features.time, terms, offsets)
         return _Incoming(features, digests, signature, stored)
 
     def observe(self, features: ArticleFeatures) -> DedupVerdict:

@@ -175,6 +175,11 @@ def test_cluster_cli_records_on_sample_feed():
             record["article_id"].split("-")[1] if "-" in record["article_id"] else "marathon"
         )
     assert len(stories) == 4
+    # The ninjs item rewrites the Herald's marathon report (bigram Jaccard 0.13, so an LSH
+    # candidate with probability 0.66 under any hash): caught with the shingle hash we keep.
+    verdicts = {r["article_id"]: r["dedup"] for r in records}
+    assert verdicts["urn:newsml:capitaltimes:marathon-1"] == "duplicate_of:coast-marathon-1"
+    assert sum(v.startswith("duplicate_of") for v in verdicts.values()) == 3
 
 
 def test_story_versions_grow_only_on_change_and_copies_add_no_sentences():
@@ -448,38 +453,3 @@ def test_lexrank_words_change_with_a_summarizers_stop_words():
     assert stem("the") in _lexrank_words(text, summarizer)
     summarizer.stop_words = STOP_WORDS
     assert _lexrank_words(text, summarizer) == list(lexrank_stems(text))
-
-
-def test_shingles_are_bigrams_within_sentences_and_hash_the_same_in_every_process():
-    import subprocess
-    import sys
-
-    import numpy as np
-
-    from stream.dedup import _term_ids, shingle_digests
-
-    ids = _term_ids(["port", "alder", "strike", "union", "pay"])
-    offsets = np.array([0, 3, 3, 5])  # "port alder strike", an empty sentence, "union pay"
-    digests = shingle_digests(ids, offsets)
-    assert digests.shape == (3, 5)  # two bigrams in the first sentence, one in the last
-    alone = shingle_digests(ids[3:], np.array([0, 2]))
-    assert {tuple(row) for row in alone.tolist()} <= {tuple(row) for row in digests.tolist()}
-    # Stable ids (not Python's per-process string hashes): a tracker rebuilt from the cluster
-    # log in another process meets the same band collisions and gives the same verdicts.
-    script = (
-        "import numpy as np;from stream.dedup import _term_ids, shingle_digests;"
-        "ids=_term_ids(['port','alder','strike','union','pay']);"
-        "print(shingle_digests(ids, np.array([0,3,3,5])).tolist())"
-    )
-    runs = {
-        subprocess.run(
-            [sys.executable, "-c", script],
-            env={"PYTHONHASHSEED": seed, "PATH": ""},
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=Path(__file__).resolve().parents[1],
-        ).stdout
-        for seed in ("1", "2")
-    }
-    assert runs == {f"{digests.tolist()}\n"}
