@@ -80,6 +80,7 @@ def test_placing_one_articles_keys_unranked_fills_the_table_as_ranking_does(monk
     unranked = fill()
     monkeypatch.setattr(lsh, "_FEW", 0)  # every placement ranked
     ranked = fill()
+
     def entries(index: BandIndex) -> list[tuple[int, int]]:
         used = index._table_slots >= 0
         held = zip(index._keys[used].tolist(), index._table_slots[used].tolist(), strict=True)
