@@ -197,7 +197,7 @@ def _signature(hashes: np.ndarray) -> np.ndarray:
     identity hash function (MurmurHash3's finalizer, then ``a * h + b`` modulo 2**32, the
     minimum per permutation); building a ``MinHash`` per article (its constructor validates
     arguments and fills arrays) and its batch update cost twice as much as the arithmetic.
-    ``tests/test_dedup.py`` checks the values against datasketch's.
+    ``tests/test_lsh.py`` checks the values against datasketch's.
     """
     if not len(hashes):
         return _EMPTY_SIGNATURE.copy()
