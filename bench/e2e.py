@@ -23,7 +23,7 @@ per-article cost with N stories held. ``--warmup S`` (180) then sends S seconds 
 at the same rate, not measured either: the broker started for the run compiles its hot paths in
 its first minutes, CPU a deployed broker spent long ago (its JIT's CPU in the measured window is
 reported beside the broker's: 0.03-0.04 of a core at 300 articles/s after 60 s of warm-up, a
-quarter of the broker's CPU; 0.01 after 180 s).
+quarter of the broker's CPU; 0.01-0.02 after 180 s).
 ``--naive K`` runs the naive pipeline offline on the first K articles of the same stream:
 brute-force similarity against every story (no index), and sumy LexRank over the whole story on
 every update; its articles/s is compared with ours.
