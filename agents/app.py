@@ -26,6 +26,10 @@ processed (an open faust bug), which would lose it in a crash. The batching agen
 batches with ``noack_take`` and ack each event only once what it caused is in the producer
 buffer.
 
+Between stages a batch's messages for one partition travel as one (a bundle of JSON lines,
+:mod:`stream.bundles`): one send and one event per partition and batch instead of one per
+article on ``articles.prepared`` and one per command on ``stories.assignments``.
+
 Agents produce with ``send_soon``: the message joins faust's producer buffer and the agent goes
 on; faust flushes that buffer before it commits the offsets of the events that caused them
 (``Consumer._commit_tps``), so a crash loses no message, and the buffer keeps the order in which
@@ -54,6 +58,7 @@ from agents.settings import Settings
 from agents.summary_stage import BatchOutcome, SummaryOptions, SummaryStage
 from agents.viewer import UpdatesFeed
 from agents.web import LiveHub, register_web
+from stream.bundles import bundle, keys_of, values_of
 from stream.models import DeadLetter, StoryUpdate, utc_now
 from stream.story import StoryState
 from stream.views import StoryView
@@ -181,6 +186,7 @@ def build_app(settings: Settings) -> faust.App:
 
     @app.agent(raw, concurrency=1)
     async def prepare(stream: faust.StreamT[bytes]) -> None:
+        prepared_partitions = await partition_count(app, prepared.get_topic_name())
         # take_events is on faust's Stream, not on the StreamT protocol agents are typed with.
         batches = cast(faust.Stream[bytes], stream).take_events(
             settings.prepare_max_batch, within=settings.prepare_batch_seconds
@@ -191,6 +197,7 @@ def build_app(settings: Settings) -> faust.App:
             # Not counted as busy: with helper processes the loop runs other agents meanwhile.
             outcomes = await stage.run(payloads)
             with metrics.busy("prepare"):
+                accepted: list[tuple[bytes, bytes]] = []
                 for event, payload, outcome in zip(events, payloads, outcomes, strict=True):
                     message = event.message
                     if isinstance(outcome, Refused):
@@ -205,8 +212,9 @@ def build_app(settings: Settings) -> faust.App:
                         dlq.send_soon(key=message.key, value=_json(letter))
                         metrics.dead_letters.labels(reason=outcome.error_type).inc()
                         continue
-                    prepared.send_soon(key=outcome.key, value=outcome.value)
-                    metrics.articles.labels(agent="prepare", direction="out").inc()
+                    accepted.append((outcome.key, outcome.value))
+                send_bundled(prepared, accepted, prepared_partitions)
+                metrics.articles.labels(agent="prepare", direction="out").inc(len(accepted))
 
     cluster_stage = ClusterStage(
         ClusterOptions(partition_by=settings.partition_by), in_helper=settings.cluster_process
@@ -222,29 +230,36 @@ def build_app(settings: Settings) -> faust.App:
     @app.agent(prepared, concurrency=1)
     async def cluster(stream: faust.StreamT[bytes]) -> None:
         events_stream = cast(faust.Stream[bytes], stream)
+        assignment_partitions = await partition_count(app, assignments.get_topic_name())
         # Batches for the helper process; acked once their outputs are in the producer buffer.
         batches = event_batches(
             events_stream, settings.cluster_max_batch, settings.cluster_batch_seconds
         )
         async for events in batches:
-            values = [e.value if isinstance(e.value, bytes) else b"" for e in events]
-            metrics.articles.labels(agent="cluster", direction="in").inc(len(events))
+            owners: list[EventT[bytes]] = []  # the event that carried each article
+            values: list[bytes] = []
+            for event in events:
+                carried = values_of(event.value) if isinstance(event.value, bytes) else []
+                owners += [event] * len(carried)
+                values += carried
+            metrics.articles.labels(agent="cluster", direction="in").inc(len(values))
             # Not counted as busy: with the helper process the loop runs other agents meanwhile.
             outcome = await place_batch(values)
             with metrics.busy("cluster"):
-                for event, placed in zip(events, outcome.placed, strict=True):
+                commands: list[tuple[bytes, bytes]] = []
+                for owner, placed in zip(owners, outcome.placed, strict=True):
                     # The cluster log is partitioned like the article's topic: faust takes the
                     # partition of a table write from the current event (task-local; the
                     # stream's own attribute belongs to the task filling the batches).
-                    current_event.set(weakref.ref(event))
+                    current_event.set(weakref.ref(owner))
                     metrics.dedup.labels(outcome=placed.outcome).inc()
                     if placed.log_entry is not None:
                         placed_log[placed.article_id] = placed.log_entry
                     for forgotten in placed.forgotten:
                         placed_log.pop(forgotten, None)
-                    for key, value in placed.commands:
-                        assignments.send_soon(key=key, value=value)
+                    commands += placed.commands
                 current_event.set(None)
+                send_bundled(assignments, commands, assignment_partitions)
                 metrics.articles.labels(agent="cluster", direction="out").inc(len(outcome.placed))
                 metrics.clustered_stories.set(outcome.stories)
             for event in events:
@@ -350,22 +365,27 @@ def build_app(settings: Settings) -> faust.App:
         # flush that must precede batch N's versions. Table writes and sends keep their order
         # (states of N, flush, versions of N, states of N+1...), as in one batch at a time.
         events_stream = cast(faust.Stream[bytes], stream)
-        await _know_partitions(app, stories)
+        await partition_count(app, stories.changelog_topic.get_topic_name())
         batches = event_batches(
             events_stream, settings.debounce_max_batch, settings.debounce_seconds
         )
         publishing: asyncio.Future[None] | None = None
         try:
             async for events in batches:
-                commands = [e.value if isinstance(e.value, bytes) else b"" for e in events]
-                # Every command is keyed by the story it changes.
-                named = {e.message.key.decode() for e in events if e.message.key}
-                metrics.articles.labels(agent="summarise", direction="in").inc(len(events))
+                commands: list[bytes] = []
+                named: set[str] = set()
+                for event in events:
+                    if isinstance(event.value, bytes):
+                        commands += values_of(event.value)
+                    # Every command is keyed by the story it changes.
+                    message = event.message
+                    named.update(k.decode() for k in keys_of(message.key, message.headers))
+                metrics.articles.labels(agent="summarise", direction="in").inc(len(commands))
                 # Not counted as busy: with the helper process the loop runs other agents.
                 outcome = await summarise_batch(commands, named)
                 if publishing is not None:
                     await publishing
-                publication = write_batch(outcome, len(events))
+                publication = write_batch(outcome, len(commands))
                 publishing = asyncio.ensure_future(publish(events_stream, events, publication))
             if publishing is not None:
                 await publishing
@@ -377,16 +397,23 @@ def build_app(settings: Settings) -> faust.App:
     return app
 
 
-async def _know_partitions(app: faust.App, table: Any) -> None:
-    """Have the producer learn a table's changelog partitions before the table's first write.
+async def partition_count(app: faust.App, topic: str) -> int:
+    """How many partitions ``topic`` has, as the worker's producer knows them.
 
-    A table with ``use_partitioner`` hashes each key to a changelog partition with the
-    producer's metadata, synchronously; aiokafka knows a topic only once something asked for
-    it, and the first write of a fresh worker could come first: the agent then crashed with a
-    TypeError (seen once, when two benchmarks shared the machine and startup was slow).
+    Asking also makes the producer learn the topic: a table with ``use_partitioner`` hashes
+    each key to a changelog partition with the producer's metadata, synchronously; aiokafka
+    knows a topic only once something asked for it, and the first write of a fresh worker
+    could come first: the agent then crashed with a TypeError (seen once, when two
+    benchmarks shared the machine and startup was slow).
     """
     producer = cast(Any, app.producer)._ensure_producer()  # faust's aiokafka driver
-    await producer.partitions_for(table.changelog_topic.get_topic_name())
+    return len(await producer.partitions_for(topic))
+
+
+def send_bundled(topic: faust.TopicT, messages: list[tuple[bytes, bytes]], partitions: int) -> None:
+    """Send (key, value) messages as bundles, one a partition (see :mod:`stream.bundles`)."""
+    for sent in bundle(messages, partitions):
+        topic.send_soon(key=sent.key, value=sent.value, headers=sent.headers)
 
 
 @dataclass

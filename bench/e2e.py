@@ -62,6 +62,7 @@ from bench.kafka_env import (  # noqa: E402
     stolen_seconds,
 )
 from bench.synth import article_paragraphs, make_event, make_topic, title  # noqa: E402
+from stream.bundles import values_of  # noqa: E402
 from stream.models import DeadLetter, PreparedArticle  # noqa: E402
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
@@ -257,7 +258,7 @@ def watch_dead_letters(bootstrap: str, topic: str, clock: Clock, stop: threading
 
 
 def first_times(
-    bootstrap: str, topic: str, article_id: Callable[[bytes], str | None], wanted: set[str]
+    bootstrap: str, topic: str, article_ids: Callable[[bytes], list[str]], wanted: set[str]
 ) -> dict[str, float]:
     """When each wanted article first appeared in ``topic`` (its message's CreateTime, s).
 
@@ -268,23 +269,23 @@ def first_times(
     times: dict[str, float] = {}
     try:
         for record in consumer:  # ends once nothing arrived for consumer_timeout_ms
-            ident = article_id(record.value)
-            if ident in wanted and ident not in times:
-                times[ident] = record.timestamp / 1000
+            for ident in article_ids(record.value):
+                if ident in wanted and ident not in times:
+                    times[ident] = record.timestamp / 1000
     finally:
         consumer.close()
     return times
 
 
-def prepared_id(value: bytes) -> str:
-    """The article id of an ``articles.prepared`` message."""
-    return str(json.loads(value).get("id"))
+def prepared_ids(value: bytes) -> list[str]:
+    """The article ids of an ``articles.prepared`` message (a bundle of a batch's articles)."""
+    return [str(json.loads(line).get("id")) for line in values_of(value)]
 
 
-def assigned_id(value: bytes) -> str | None:
-    """The article id of an ``article`` command in ``stories.assignments`` (else None)."""
-    article = json.loads(value).get("article")
-    return str(article["id"]) if article else None
+def assigned_ids(value: bytes) -> list[str]:
+    """The article ids of the ``article`` commands in a ``stories.assignments`` message."""
+    articles = (json.loads(line).get("article") for line in values_of(value))
+    return [str(article["id"]) for article in articles if article]
 
 
 HOPS = ("ingest -> prepared", "prepared -> assigned", "assigned -> update")
@@ -429,8 +430,8 @@ def run(
             watcher.join()
         measured = ids[int(len(ids) * WARMUP_SHARE) :]
         wanted = set(measured)
-        prepared = first_times(bootstrap, settings.topics["prepared"], prepared_id, wanted)
-        assigned = first_times(bootstrap, settings.topics["assignments"], assigned_id, wanted)
+        prepared = first_times(bootstrap, settings.topics["prepared"], prepared_ids, wanted)
+        assigned = first_times(bootstrap, settings.topics["assignments"], assigned_ids, wanted)
         hops = hop_latencies(clock, prepared, assigned, measured)
         if trace is not None:  # each article's times, to see when a tail happened
             marks = [clock.sent, prepared, assigned, clock.seen]

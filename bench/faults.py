@@ -22,13 +22,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kafka import KafkaAdminClient  # noqa: E402
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition  # noqa: E402
 
 from agents.demo import start_worker, stop_worker, wait_until_consuming  # noqa: E402
 from agents.feeds import make_consumer, make_producer  # noqa: E402
 from agents.settings import Settings  # noqa: E402
 from bench.kafka_env import broker, descendants, environment, helper_stage, rss_mb  # noqa: E402
 from bench.synth import article_paragraphs, make_event, make_topic, title  # noqa: E402
+from stream.bundles import values_of  # noqa: E402
 
 START = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -55,21 +56,60 @@ def articles(count: int, days: float, seed: int = 1) -> Iterator[tuple[bytes, by
         yield body["id"].encode(), json.dumps(body).encode()
 
 
-def processed(settings: Settings) -> int:
-    """Articles the clustering agent has committed (its input, the prepared topic)."""
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    try:
-        offsets = admin.list_group_offsets(settings.app_id).get(settings.app_id, {})
-    except Exception:  # the group may not have committed yet
-        return 0
-    finally:
-        admin.close()
-    total = 0
-    for tp, meta in offsets.items():
-        topic = getattr(tp, "topic", None) or tp[0]
-        if topic == settings.topics["prepared"]:
-            total += max(0, getattr(meta, "offset", meta if isinstance(meta, int) else 0))
-    return total
+class Processed:
+    """Articles the clustering agent has committed: those its input offsets have passed.
+
+    Its input, the prepared topic, carries a batch's articles in one message (a bundle), so
+    the committed offsets count messages: the articles are counted in the messages below
+    them, each message read once.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.topic = settings.topics["prepared"]
+        self.counted: dict[int, int] = {}  # partition -> offset counted up to
+        self.total = 0
+        self.reader = KafkaConsumer(
+            bootstrap_servers=settings.bootstrap_servers,
+            group_id=None,
+            enable_auto_commit=False,
+        )
+
+    def __call__(self) -> int:
+        for partition, upto in self._committed().items():
+            start = self.counted.get(partition, 0)
+            if upto > start:
+                self.total += self._articles(partition, start, upto)
+                self.counted[partition] = upto
+        return self.total
+
+    def close(self) -> None:
+        self.reader.close()
+
+    def _committed(self) -> dict[int, int]:
+        admin = KafkaAdminClient(bootstrap_servers=self.settings.bootstrap_servers)
+        try:
+            group = self.settings.app_id
+            offsets = admin.list_group_offsets(group).get(group, {})
+        except Exception:  # the group may not have committed yet
+            return {}
+        finally:
+            admin.close()
+        return {
+            tp.partition: meta.offset
+            for tp, meta in offsets.items()
+            if tp.topic == self.topic and meta.offset > 0
+        }
+
+    def _articles(self, partition: int, start: int, upto: int) -> int:
+        tp = TopicPartition(self.topic, partition)
+        self.reader.assign([tp])
+        self.reader.seek(tp, start)
+        found = 0
+        while self.reader.position(tp) < upto:
+            for records in self.reader.poll(timeout_ms=1000).values():
+                found += sum(len(values_of(r.value)) for r in records if r.offset < upto)
+        return found
 
 
 def worker_memory(pid: int) -> tuple[float, dict[str, float]]:
@@ -100,11 +140,12 @@ def soak(bootstrap: str, count: int) -> None:
         "| articles processed | worker RSS MB | helpers RSS MB by stage | total RSS MB | elapsed s |"
     )
     print("| --- | --- | --- | --- | --- |")
+    processed = Processed(settings)
     next_report, done = 0, 0
     try:
         while done < count and worker.poll() is None:
             time.sleep(5)
-            done = processed(settings)
+            done = processed()
             if done >= next_report:
                 main, helpers = worker_memory(worker.pid)
                 by_stage = " + ".join(f"{stage} {mb:,.0f}" for stage, mb in sorted(helpers.items()))
@@ -121,6 +162,7 @@ def soak(bootstrap: str, count: int) -> None:
             f"final RSS {main + sum(helpers.values()):,.0f} MB (worker and its helpers)"
         )
     finally:
+        processed.close()
         stop_worker(worker)
 
 
@@ -144,8 +186,10 @@ def recovery(bootstrap: str, stories: int) -> None:
             settings.topics["raw"], key=body["id"].encode(), value=json.dumps(body).encode()
         )
     producer.flush()
-    while processed(settings) < stories:
+    processed = Processed(settings)
+    while processed() < stories:
         time.sleep(2)
+    processed.close()
     time.sleep(5)
     stop_worker(worker)
     started = time.monotonic()

@@ -77,6 +77,7 @@ def test_sample_feed_stories_and_dead_letters(run_env):
 def test_offline_cluster_replay_matches_the_agents(run_env):
     """`storystream cluster` on the order the cluster agent saw gives the same assignments."""
     from agents.feeds import make_consumer
+    from stream.bundles import keys_of, values_of
     from stream.models import Assignment, PreparedArticle
     from stream.offline import cluster_records
 
@@ -86,14 +87,18 @@ def test_offline_cluster_replay_matches_the_agents(run_env):
             settings, lambda stories: sum(len(u.article_ids) for u in stories.values()) >= 14
         )
         seen = make_consumer(settings.bootstrap_servers, settings.topics["prepared"])
-        order = [PreparedArticle.model_validate_json(m.value) for m in seen]
+        order = [PreparedArticle.model_validate_json(v) for m in seen for v in values_of(m.value)]
         seen.close()
         placed = make_consumer(settings.bootstrap_servers, settings.topics["assignments"])
         agent = {}
         for message in placed:
-            command = Assignment.model_validate_json(message.value)
-            if command.kind == "article" and command.article is not None:
-                agent.setdefault(command.article.id, (command.story_id, command.dedup.label()))
+            # The commands of a batch for one partition travel as one message (a bundle).
+            keys = keys_of(message.key, message.headers)
+            commands = [Assignment.model_validate_json(v) for v in values_of(message.value)]
+            assert [c.story_id.encode() for c in commands] == keys
+            for command in commands:
+                if command.kind == "article" and command.article is not None:
+                    agent.setdefault(command.article.id, (command.story_id, command.dedup.label()))
         placed.close()
     offline = {
         r["article_id"]: (r["story_id"], r["dedup"])

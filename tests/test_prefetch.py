@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from agents.prefetch import prefetched
+from agents.prefetch import prefetched, split_batches
 
 
 class Source:
@@ -76,3 +76,39 @@ def test_an_error_of_the_source_reaches_the_caller() -> None:
 
     with pytest.raises(RuntimeError, match="broken source"):
         asyncio.run(consume())
+
+
+async def _batches(*batches: list[int]) -> AsyncIterator[list[int]]:
+    for batch in batches:
+        yield batch
+
+
+def test_batches_are_cut_where_their_items_would_pass_the_limit() -> None:
+    async def collect() -> list[list[int]]:
+        # Items weigh their own value: a bundle of that many messages.
+        return [run async for run in split_batches(_batches([1, 2, 3, 4], [9], [2, 2]), 5, int)]
+
+    # In order, nothing lost; a run never passes 5 unless one item alone does.
+    assert asyncio.run(collect()) == [[1, 2], [3], [4], [9], [2, 2]]
+
+
+def test_cutting_batches_closes_the_source_with_it() -> None:
+    source = Source(100)
+
+    async def take_one() -> list[int]:
+        runs = split_batches(_lists(source.items()), 10, lambda _: 1)
+        async for run in runs:
+            await runs.aclose()  # type: ignore[attr-defined]
+            return run
+        return []
+
+    assert asyncio.run(take_one()) == [0]
+    assert source.closed
+
+
+async def _lists(items: AsyncIterator[int]) -> AsyncIterator[list[int]]:
+    try:
+        async for item in items:
+            yield [item]
+    finally:
+        await items.aclose()  # type: ignore[attr-defined]
