@@ -55,11 +55,11 @@ from agents.metrics import Metrics
 from agents.prefetch import event_batches
 from agents.prepare_stage import PrepareOptions, PrepareStage, Refused
 from agents.settings import Settings
-from agents.summary_stage import BatchOutcome, SummaryOptions, SummaryStage
+from agents.summary_stage import BatchOutcome, SummaryOptions, SummaryShards
 from agents.viewer import UpdatesFeed
 from agents.web import LiveHub, register_web
 from stream.bundles import bundle, keys_of, values_of
-from stream.models import DeadLetter, StoryUpdate, utc_now
+from stream.models import Assignment, DeadLetter, StoryUpdate, utc_now
 from stream.story import StoryState
 from stream.views import StoryView
 
@@ -266,7 +266,7 @@ def build_app(settings: Settings) -> faust.App:
                 await events_stream.ack(event)
 
     story_sweeps = _Every(EVICTION_SWEEP_EVERY)
-    summary_stage = SummaryStage(
+    summary = SummaryShards(
         SummaryOptions(
             words=settings.summary_words,
             breaking_outlets=settings.breaking_outlets,
@@ -275,6 +275,7 @@ def build_app(settings: Settings) -> faust.App:
             live_states=LIVE_STATES,
         ),
         in_helper=settings.summary_process,
+        helpers=settings.summary_processes,
     )
     latest_event: dict[str, datetime] = {}
     activity: dict[str, datetime | None] = {}  # story id -> its last event, for eviction
@@ -294,17 +295,7 @@ def build_app(settings: Settings) -> faust.App:
             if last is not None and now - last > retention:
                 stories.pop(story_id, None)
                 activity.pop(story_id, None)
-                summary_stage.forget(story_id)
-
-    async def summarise_batch(commands: list[bytes], named: set[str]) -> BatchOutcome:
-        """Run the summary work, giving it the stored state of every story it does not hold."""
-        current = {story_id: stories.get(story_id) for story_id in named}
-        stored = {s: t for s, t in current.items() if not summary_stage.holds(s, t)}
-        outcome = await summary_stage.run(commands, stored)
-        if outcome.missing:  # the work let a state go, or its process was replaced
-            named |= {s for s in outcome.missing if s != "*"}
-            outcome = await summary_stage.run(commands, {s: stories.get(s) for s in named})
-        return outcome
+                summary.forget(story_id)
 
     def write_batch(outcome: BatchOutcome, size: int) -> Publication:
         """Write what a batch changed to the table; return what may be sent once it is durable."""
@@ -373,16 +364,14 @@ def build_app(settings: Settings) -> faust.App:
         try:
             async for events in batches:
                 commands: list[bytes] = []
-                named: set[str] = set()
+                story_ids: list[str] = []
                 for event in events:
-                    if isinstance(event.value, bytes):
-                        commands += values_of(event.value)
-                    # Every command is keyed by the story it changes.
-                    message = event.message
-                    named.update(k.decode() for k in keys_of(message.key, message.headers))
+                    carried = values_of(event.value) if isinstance(event.value, bytes) else []
+                    commands += carried
+                    story_ids += _story_ids(event, carried)
                 metrics.articles.labels(agent="summarise", direction="in").inc(len(commands))
-                # Not counted as busy: with the helper process the loop runs other agents.
-                outcome = await summarise_batch(commands, named)
+                # Not counted as busy: with the helper processes the loop runs other agents.
+                outcome = await summary.run(commands, story_ids, stories.get)
                 if publishing is not None:
                     await publishing
                 publication = write_batch(outcome, len(commands))
@@ -414,6 +403,16 @@ def send_bundled(topic: faust.TopicT, messages: list[tuple[bytes, bytes]], parti
     """Send (key, value) messages as bundles, one a partition (see :mod:`stream.bundles`)."""
     for sent in bundle(messages, partitions):
         topic.send_soon(key=sent.key, value=sent.value, headers=sent.headers)
+
+
+def _story_ids(event: EventT[bytes], commands: list[bytes]) -> list[str]:
+    """The story each command of an event names: every command is keyed by its story."""
+    message = event.message
+    keys = keys_of(message.key, message.headers)
+    if len(keys) == len(commands):
+        return [key.decode() for key in keys]
+    # Not keyed as we send them (written by hand?): read each command's own story id.
+    return [Assignment.model_validate_json(command).story_id for command in commands]
 
 
 @dataclass

@@ -57,6 +57,13 @@ class Settings(BaseSettings):
         default=True,
         description="Summarise in a helper process that keeps story states parsed (else inline).",
     )
+    # Two: at 300 articles/s on two cores the one summary helper was the stage that queued
+    # (0.65 of a core; bench/e2e.py, README "Session 16").
+    summary_processes: int = Field(
+        default=2,
+        ge=1,
+        description="Summary helper processes; each owns the stories whose id hashes to it.",
+    )
     cluster_process: bool = Field(
         default=True,
         description="Dedup and cluster in a helper process that holds the trackers (else inline).",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from agents.summary_stage import SummaryOptions, SummaryStage, SummaryWork
+from agents.summary_stage import SummaryOptions, SummaryShards, SummaryStage, SummaryWork
 from stream.models import Assignment
 from tests.factories import article
 
@@ -76,3 +76,26 @@ def test_helper_process_gives_what_inline_work_gives():
     finally:
         helper.close()
     assert _versions(pooled) == _versions(run(SummaryStage(OPTIONS, in_helper=False)))
+
+
+def test_helpers_split_by_story_give_what_one_gives():
+    """Each story has one owner among the helpers; the batch's versions are the same."""
+
+    async def run(shards: SummaryShards) -> list:
+        outcomes, table = [], {}
+        for commands in _batches():
+            ids = [Assignment.model_validate_json(c).story_id for c in commands]
+            outcome = await shards.run(commands, ids, table.get)
+            table.update({s: o.state for s, o in outcome.stories.items()})
+            outcomes.append(outcome)
+        return outcomes
+
+    split = SummaryShards(OPTIONS, in_helper=True, helpers=3)  # s1 and s2 apart
+    assert {split.stage_of("s1") is split.stage_of(s) for s in ("s1", "s2")} == {True, False}
+    try:
+        pooled = asyncio.run(run(split))
+    finally:
+        split.close()
+    alone = asyncio.run(run(SummaryShards(OPTIONS, in_helper=False, helpers=2)))
+    assert _versions(pooled) == _versions(alone)
+    assert [h[0] for h in pooled[2].hand_overs] == [h[0] for h in alone[2].hand_overs] == ["s1"]
