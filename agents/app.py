@@ -12,10 +12,10 @@
   worker, a replaced helper) is rebuilt from it before the next article.
 - ``summarise`` keeps one :class:`~stream.story.StoryState` per story in a changelog-backed table,
   coalesces bursts into batches (a ``debounce`` window, collected while the previous batch is
-  worked on), and emits a version only on change. The work runs in a helper process that keeps
-  states parsed (:mod:`agents.summary_stage`); the agent writes the states it returns, and sends
-  a batch's versions once the flush that makes those states durable is done, while the helper
-  already works on the next batch.
+  worked on), and emits a version only on change. The work runs in helper processes that keep
+  states parsed, each owning the stories whose id hashes to it (:mod:`agents.summary_stage`);
+  the agent writes the states they return, and sends a batch's versions once the flush that
+  makes those states durable is done, while the helpers already work on the next batch.
   The alert rules run there too, on each new version, with their memory in the story's state
   (``stories.alerts``): no second consumer of ``stories.updates`` and no second table write.
 - Every worker also folds all of ``stories.updates`` into a :class:`~stream.views.StoryView` that

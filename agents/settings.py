@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     )
     summary_process: bool = Field(
         default=True,
-        description="Summarise in a helper process that keeps story states parsed (else inline).",
+        description="Summarise in helper processes that keep story states parsed (else inline).",
     )
     # Two: at 300 articles/s on two cores the one summary helper was the stage that queued
     # (0.65 of a core; bench/e2e.py, README "Session 16").
