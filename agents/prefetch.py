@@ -10,6 +10,8 @@ from typing import Any, TypeVar, cast
 import faust
 from faust.types import EventT
 
+from stream.bundles import count_of
+
 T = TypeVar("T")
 
 
@@ -56,7 +58,7 @@ def event_batches(
 def bundle_size(event: EventT[bytes]) -> int:
     """Messages an event's value carries (lines of a bundle; a non-bundle counts one)."""
     value = event.value
-    return value.count(b"\n") + 1 if isinstance(value, bytes) else 1
+    return count_of(value) if isinstance(value, bytes) else 1
 
 
 async def split_batches(

@@ -71,6 +71,11 @@ def values_of(value: bytes) -> list[bytes]:
     return [line for line in value.split(b"\n") if line]
 
 
+def count_of(value: bytes) -> int:
+    """How many values a bundle carries, without splitting it (for sizing batches)."""
+    return value.count(b"\n") + 1
+
+
 def keys_of(
     key: bytes | None, headers: Mapping[str, bytes] | Sequence[tuple[str, bytes]] | None
 ) -> list[bytes]:

@@ -6,7 +6,7 @@ import random
 
 from aiokafka.partitioner import DefaultPartitioner
 
-from stream.bundles import KEYS_HEADER, bundle, keys_of, partition_for, values_of
+from stream.bundles import KEYS_HEADER, bundle, count_of, keys_of, partition_for, values_of
 from stream.models import Article
 
 
@@ -48,6 +48,7 @@ def test_bundles_stay_under_their_size_and_keep_the_order() -> None:
     bundles = bundle(messages, partitions=3, max_messages=100)
     assert [b.count for b in bundles] == [100, 100, 50]
     assert [v for b in bundles for v in values_of(b.value)] == [v for _, v in messages]
+    assert [count_of(b.value) for b in bundles] == [len(values_of(b.value)) for b in bundles]
     assert all(dict(b.headers)[KEYS_HEADER].count(b"\n") == b.count - 1 for b in bundles)
 
 
