@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from stream.models import PreparedArticle
 from stream.quality import is_summary_worthy, strip_dateline
-from stream.sumy_scoring import lexrank_tf
+from stream.sumy_scoring import TfRow, lexrank_tf
 from stream.text import terms
 
 SAME_FACT = 0.6
@@ -65,9 +65,14 @@ class Fact(BaseModel):
         return frozenset(self.terms)
 
     @cached_property
-    def lexrank_tf(self) -> dict[str, float]:
+    def lexrank_tf(self) -> TfRow:
         """The fact's LexRank tf row, built once: the fact is rated on every version."""
         return lexrank_tf(self.text)
+
+    @cached_property
+    def word_count(self) -> int:
+        """The fact's length in words, as the summary's word budget counts them (once a fact)."""
+        return len(self.text.split())
 
     @property
     def concepts(self) -> frozenset[str]:
@@ -286,21 +291,27 @@ class FactPool(BaseModel):
         new: list[Fact] = []
         credited: list[Fact] = []
         new_at: dict[int, Fact] = {}  # sentence index -> the new fact it became
+        seq = self.next_seq  # counted here, set once: a model's attribute write is slow
         for index, ((position, text, sentence_terms), match) in enumerate(
             zip(candidates, matches, strict=True)
         ):
             fact = self.facts[match] if match >= 0 else None
             if fact is None and new_at:
-                earlier = max(new_at, key=lambda i: (inner[index, i], -i))
-                if inner[index, earlier] >= 0:
-                    fact = new_at[earlier]
+                # The best of the article's new facts so far; argmax takes the first of equals,
+                # the earliest sentence (one numpy call, not a Python key a new fact).
+                earlier_ones = list(new_at)
+                scores = inner[index, earlier_ones]
+                best = int(scores.argmax())
+                if scores[best] >= 0:
+                    fact = new_at[earlier_ones[best]]
             if fact is not None:
                 if article.id not in fact.article_ids:
                     fact.article_ids.append(article.id)
                     credited.append(fact)
                 if article.source not in fact.sources:
                     fact.sources.append(article.source)
-                fact.position = min(fact.position, position)
+                if position < fact.position:
+                    fact.position = position
                 continue
             if copy_of is not None or not is_summary_worthy(text):
                 continue
@@ -311,16 +322,17 @@ class FactPool(BaseModel):
                 sources=[article.source],
                 time=article.event_time,
                 position=position,
-                seq=self.next_seq,
+                seq=seq,
             )
             # Known already: seed the cached property here, where every new fact passes,
             # rather than through cached_property's lock.
             fact.__dict__["term_set"] = sentence_terms
-            self.next_seq += 1
+            seq += 1
             self.facts.append(fact)
             credited.append(fact)
             new.append(fact)
             new_at[index] = fact
+        self.next_seq = seq
         if new_at:
             became = np.zeros(len(candidates), dtype=bool)
             became[list(new_at)] = True

@@ -111,7 +111,7 @@ def summarize_records(
         "sentences": [
             {"text": f.text, "article_ids": f.article_ids, "sources": f.sources} for f in picked
         ],
-        "words": sum(len(f.text.split()) for f in picked),
+        "words": sum(f.word_count for f in picked),
     }
 
 

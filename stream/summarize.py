@@ -147,7 +147,7 @@ def select(
     )
     pool = [facts[entry[3]] for entry in ranked[: max(config.pool, len(kept))]]
     static = score_facts(pool, config)
-    word_counts = np.array([len(f.text.split()) for f in pool])
+    word_counts = np.array([f.word_count for f in pool])
     lengths = np.maximum(1.0, word_counts / config.reference_words) ** config.length_penalty
     bonus = [1 + config.stability_bonus if f.text in kept else 1.0 for f in pool]
     # One term-by-fact matrix serves both the similarity and the concepts: a fact's concepts
