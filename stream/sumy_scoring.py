@@ -105,8 +105,8 @@ class VectorLexRank(LexRankSummarizer):  # type: ignore[misc]
     def power_method(matrix: np.ndarray, epsilon: float) -> np.ndarray:
         """The power method as sumy runs it, step for step, each norm taken as ``sqrt(x . x)``.
 
-        That is what ``numpy.linalg.norm`` computes for a vector, so the ratings are the same;
-        its checks and dispatch, twice an iteration, were two thirds of the method's time.
+        That is what ``numpy.linalg.norm`` computes for a vector, so the ratings are the same,
+        without its checks and dispatch twice an iteration (a pool of 27 facts: 15-18 -> 14 us).
         """
         transposed = matrix.T
         vector = np.full(len(matrix), 1.0 / len(matrix))
@@ -122,9 +122,10 @@ class VectorLexRank(LexRankSummarizer):  # type: ignore[misc]
     def ratings(self, texts: Sequence[str], rows: Sequence[TfRow] | None = None) -> list[float]:
         """LexRank ratings (sumy's) of ``texts``: its ``__call__`` minus the document model.
 
-        The same steps as ``LexRankSummarizer.__call__`` (sumy's tf, our idf and matrix, sumy's
-        power method), without building sumy ``Sentence`` objects and sorting them into a
-        top-N that we would throw away: that wrapping cost as much as the rating (profiled).
+        The same steps as ``LexRankSummarizer.__call__`` (sumy's tf, our idf and matrix, its
+        power method step for step), without building sumy ``Sentence`` objects and sorting
+        them into a top-N that we would throw away: that wrapping cost as much as the rating
+        (profiled).
         A sentence's tf row depends on its text alone, and a story's facts are rated again on
         every version, so each row is computed once (:func:`lexrank_tf`) and kept.
         """
