@@ -1,12 +1,12 @@
-"""The summary stage's work on a batch of commands, in a helper process or in the worker.
+"""The summary stage's work on a batch of commands, in helper processes or in the worker.
 
 Applying articles to a story and rendering its next version is a third of a worker's CPU and
-needs no I/O. With ``STORYSTREAM_SUMMARY_PROCESS`` (the default) it runs in one helper process
-that keeps the busiest stories' states parsed between batches, while the worker's loop goes on
+needs no I/O. With ``STORYSTREAM_SUMMARY_PROCESS`` (the default) it runs in helper processes
+that keep the busiest stories' states parsed between batches, while the worker's loop goes on
 consuming and clustering. The ``stories`` table stays the truth: the worker writes the packed
-state each batch returns (its changelog makes it durable), and hands the helper the stored state
-of any story whose state the helper did not produce last (a restart, a rebalance, a story the
-helper let go of). Without the helper the same :class:`SummaryWork` runs inline.
+state each batch returns (its changelog makes it durable), and hands a helper the stored state
+of any story whose state that helper did not produce last (a restart, a rebalance, a story the
+helper let go of). Without helpers the same :class:`SummaryWork` runs inline.
 
 A story's state must be changed by one owner: each helper owns the stories whose id hashes to
 it (:class:`SummaryShards`, ``STORYSTREAM_SUMMARY_PROCESSES``), and a batch's commands are split
