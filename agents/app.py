@@ -7,9 +7,10 @@
   (:mod:`agents.prepare_stage`); anything bad becomes a DeadLetter with the reason.
 - ``cluster`` runs one :class:`~stream.tracker.StoryTracker` per partition key, in a helper
   process that places batches of articles (:mod:`agents.cluster_stage`); the agent writes the
-  cluster log and sends the assignments each batch returns. The log is a changelog-backed table
-  of the articles placed (in arrival order): a tracker the helper lacks (a restarted or moved
-  worker, a replaced helper) is rebuilt from it before the next article.
+  cluster log and sends the assignments each batch returns, while the helper already places the
+  next batch. The log is a changelog-backed table of the articles placed (in arrival order): a
+  tracker the helper lacks (a restarted or moved worker, a replaced helper) is rebuilt from it
+  before the next article.
 - ``summarise`` keeps one :class:`~stream.story.StoryState` per story in a changelog-backed table,
   coalesces bursts into batches (a ``debounce`` window, collected while the previous batch is
   worked on), and emits a version only on change. The work runs in helper processes that keep
@@ -50,7 +51,7 @@ import faust
 from faust.streams import _current_event as current_event
 from faust.types import EventT
 
-from agents.cluster_stage import ClusterOptions, ClusterOutcome, ClusterStage
+from agents.cluster_stage import ClusterOptions, ClusterStage, Placing
 from agents.metrics import Metrics
 from agents.prefetch import event_batches
 from agents.prepare_stage import PrepareOptions, PrepareStage, Refused
@@ -220,31 +221,29 @@ def build_app(settings: Settings) -> faust.App:
         ClusterOptions(partition_by=settings.partition_by), in_helper=settings.cluster_process
     )
 
-    async def place_batch(values: list[bytes]) -> ClusterOutcome:
-        """Place a batch, handing the helper the cluster log when it lacks a key's tracker."""
-        outcome = await cluster_stage.run(values)
-        if outcome.missing:  # a fresh worker or helper: rebuild from the log, in the helper
-            outcome = await cluster_stage.run(values, [entry for _, entry in placed_log.items()])
-        return outcome
+    def cluster_log() -> list[str]:
+        """The cluster log's entries, for the helper to rebuild the trackers it lacks from."""
+        return [entry for _, entry in placed_log.items()]
 
     @app.agent(prepared, concurrency=1)
     async def cluster(stream: faust.StreamT[bytes]) -> None:
+        # Two batches at a time: the helper places batch N+1 while the loop writes and sends
+        # what batch N returned (and batch N+2 is collected). Batches are handed to the helper,
+        # finished, and acked in order.
         events_stream = cast(faust.Stream[bytes], stream)
         assignment_partitions = await partition_count(app, assignments.get_topic_name())
-        # Batches for the helper process; acked once their outputs are in the producer buffer.
         batches = event_batches(
             events_stream, settings.cluster_max_batch, settings.cluster_batch_seconds
         )
-        async for events in batches:
-            owners: list[EventT[bytes]] = []  # the event that carried each article
-            values: list[bytes] = []
-            for event in events:
-                carried = values_of(event.value) if isinstance(event.value, bytes) else []
-                owners += [event] * len(carried)
-                values += carried
-            metrics.articles.labels(agent="cluster", direction="in").inc(len(values))
-            # Not counted as busy: with the helper process the loop runs other agents meanwhile.
-            outcome = await place_batch(values)
+        newest: Placing | None = None  # the batch started last
+
+        async def finish(
+            events: list[EventT[bytes]], owners: list[EventT[bytes]], placing: Placing
+        ) -> None:
+            """Write and send what a batch placed; then ack its events."""
+            outcome = await cluster_stage.settle(
+                placing, cluster_log, lambda: newest if newest is not placing else None
+            )
             with metrics.busy("cluster"):
                 commands: list[tuple[bytes, bytes]] = []
                 for owner, placed in zip(owners, outcome.placed, strict=True):
@@ -264,6 +263,27 @@ def build_app(settings: Settings) -> faust.App:
                 metrics.clustered_stories.set(outcome.stories)
             for event in events:
                 await events_stream.ack(event)
+
+        finishing: asyncio.Future[None] | None = None
+        try:
+            async for events in batches:
+                owners: list[EventT[bytes]] = []  # the event that carried each article
+                values: list[bytes] = []
+                for event in events:
+                    carried = values_of(event.value) if isinstance(event.value, bytes) else []
+                    owners += [event] * len(carried)
+                    values += carried
+                metrics.articles.labels(agent="cluster", direction="in").inc(len(values))
+                newest = cluster_stage.start(values)
+                if finishing is not None:
+                    await finishing
+                finishing = asyncio.ensure_future(finish(events, owners, newest))
+            if finishing is not None:
+                await finishing
+        finally:
+            # Stopped mid-way (rebalance, shutdown): unacked events are delivered again.
+            if finishing is not None and not finishing.done():
+                finishing.cancel()
 
     story_sweeps = _Every(EVICTION_SWEEP_EVERY)
     summary = SummaryShards(
@@ -320,9 +340,16 @@ def build_app(settings: Settings) -> faust.App:
         return publication
 
     async def publish(
-        stream: faust.Stream[bytes], events: list[EventT[bytes]], publication: Publication
+        stream: faust.Stream[bytes],
+        events: list[EventT[bytes]],
+        publication: Publication,
+        after: asyncio.Future[None] | None,
     ) -> None:
         """Send a batch's versions and alerts once its states are durable; then ack its events.
+
+        ``after``: the previous batch's publication, which goes first (versions keep their
+        order). A later batch's states may be written meanwhile: durable before the versions
+        they lead to, as they must be, and sooner than needed, which is harmless.
 
         The state naming a version must be durable before any consumer sees the version:
         otherwise a crash could re-render it with different content. The events are acked
@@ -330,6 +357,8 @@ def build_app(settings: Settings) -> faust.App:
         commits their offsets: a crash before that redelivers them, and the states they
         already changed re-send their last version.
         """
+        if after is not None:
+            await after
         if publication.updates:
             await app.producer.flush()
             with metrics.busy("summarise"):
@@ -351,16 +380,18 @@ def build_app(settings: Settings) -> faust.App:
 
     @app.agent(assignments, concurrency=1)
     async def summarise(stream: faust.StreamT[bytes]) -> None:
-        # A pipeline of three steps, each on its own batch: collecting batch N+2 (faust's
-        # take window, asked ahead), summarising batch N+1 in the helper process, and the
-        # flush that must precede batch N's versions. Table writes and sends keep their order
-        # (states of N, flush, versions of N, states of N+1...), as in one batch at a time.
+        # A pipeline: collecting batch N+2 (faust's take window, asked ahead), summarising
+        # batch N+1 in the helper processes, and the flush that must precede batch N's
+        # versions. A batch's states are written as soon as the helpers return them, so the
+        # helpers get the next batch without waiting for that flush; the versions follow, in
+        # batch order, each batch's once its states are durable.
         events_stream = cast(faust.Stream[bytes], stream)
         await partition_count(app, stories.changelog_topic.get_topic_name())
         batches = event_batches(
             events_stream, settings.debounce_max_batch, settings.debounce_seconds
         )
-        publishing: asyncio.Future[None] | None = None
+        publishing: asyncio.Future[None] | None = None  # the last batch's publication
+        earlier: asyncio.Future[None] | None = None  # the one before: awaited, to bound them
         try:
             async for events in batches:
                 commands: list[bytes] = []
@@ -372,16 +403,20 @@ def build_app(settings: Settings) -> faust.App:
                 metrics.articles.labels(agent="summarise", direction="in").inc(len(commands))
                 # Not counted as busy: with the helper processes the loop runs other agents.
                 outcome = await summary.run(commands, story_ids, stories.get)
-                if publishing is not None:
-                    await publishing
                 publication = write_batch(outcome, len(commands))
-                publishing = asyncio.ensure_future(publish(events_stream, events, publication))
+                if earlier is not None:
+                    await earlier
+                earlier = publishing
+                publishing = asyncio.ensure_future(
+                    publish(events_stream, events, publication, after=publishing)
+                )
             if publishing is not None:
                 await publishing
         finally:
             # Stopped mid-way (rebalance, shutdown): unacked events are delivered again.
-            if publishing is not None and not publishing.done():
-                publishing.cancel()
+            for pending in (earlier, publishing):
+                if pending is not None and not pending.done():
+                    pending.cancel()
 
     return app
 

@@ -11,12 +11,19 @@ The cluster log stays the truth. A tracker the helper does not hold (a fresh wor
 helper) is rebuilt from the log: the helper reports the keys it lacks, and the loop hands it the
 log's entries, which it replays in arrival order, exactly as the worker did before. The helper
 is a single process on purpose: a key's tracker must see its articles in order.
+
+Batches are started before the one ahead of them is finished (:meth:`ClusterStage.start`): the
+helper places the next batch while the loop writes and sends what the last one returned. A
+helper places batches in the order they were started; after it refused one (a tracker to
+rebuild) it refuses every later one until the rebuild, and :meth:`ClusterStage.settle` places
+those again, in order.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -61,6 +68,13 @@ class ClusterOutcome:
     """Stories held by all trackers (the clusterer gauge)."""
     missing: list[str] = field(default_factory=list)
     """Partition keys with no tracker here: nothing was done; give the log to rebuild them."""
+    deferred: bool = False
+    """Nothing was done: an earlier batch waits for its rebuild, and this one must follow it."""
+
+    @property
+    def done(self) -> bool:
+        """Whether the batch was placed (else it must be placed again, see ``settle``)."""
+        return not (self.missing or self.deferred)
 
 
 def _json(model: Assignment) -> bytes:
@@ -73,6 +87,8 @@ class ClusterWork:
     def __init__(self, options: ClusterOptions) -> None:
         self.options = options
         self.trackers: dict[str, StoryTracker] = {}
+        self._refusing = False
+        """A batch was refused: refuse the later ones until the rebuild (their order)."""
 
     def run(self, values: list[bytes], log_entries: list[str] | None) -> ClusterOutcome:
         """Place a batch. ``log_entries``: the cluster log, to rebuild missing trackers from.
@@ -83,10 +99,13 @@ class ClusterWork:
         articles = [PreparedArticle.model_validate_json(value) for value in values]
         keys = [partition_key(article, self.options.partition_by) for article in articles]
         missing = sorted({key for key in keys if key not in self.trackers})
-        if missing and log_entries is None:
-            return ClusterOutcome(missing=missing)
-        if missing and log_entries is not None:
-            self._rebuild(missing, log_entries)
+        if log_entries is None and (missing or self._refusing):
+            self._refusing = True
+            return ClusterOutcome(missing=missing, deferred=not missing)
+        if log_entries is not None:
+            self._refusing = False
+            if missing:
+                self._rebuild(missing, log_entries)
         outcome = ClusterOutcome()
         for article, key in zip(articles, keys, strict=True):
             outcome.placed.append(self._place(self.trackers[key], article))
@@ -131,6 +150,14 @@ class ClusterWork:
             log.info("rebuilt tracker %s from %d logged articles", key, len(logged))
 
 
+@dataclass(slots=True)
+class Placing:
+    """A batch handed to the helper; its outcome arrives later."""
+
+    values: list[bytes]
+    outcome: asyncio.Future[ClusterOutcome]
+
+
 class ClusterStage:
     """Runs :class:`ClusterWork` in one helper process, or inline."""
 
@@ -140,24 +167,69 @@ class ClusterStage:
         self._inline = ClusterWork(options)
         self._pool: ProcessPoolExecutor | None = None
 
+    def start(self, values: list[bytes], log_entries: list[str] | None = None) -> Placing:
+        """Hand a batch to the helper now; ``log_entries`` as in :meth:`ClusterWork.run`.
+
+        Handed over before this returns, so batches are placed in the order they are started.
+        """
+        loop = asyncio.get_running_loop()
+        if not self.in_helper:
+            done: asyncio.Future[ClusterOutcome] = loop.create_future()
+            done.set_result(self._inline.run(values, log_entries))
+            return Placing(values, done)
+        if self._pool is None:
+            self._pool = spawn_helpers(1, "cluster")
+        pool = self._pool
+        submitted = loop.run_in_executor(
+            pool, run_kept_work, ClusterWork, self.options, values, log_entries
+        )
+        return Placing(values, asyncio.ensure_future(self._outcome(submitted, pool)))
+
+    async def _outcome(
+        self, submitted: asyncio.Future[ClusterOutcome], pool: ProcessPoolExecutor
+    ) -> ClusterOutcome:
+        try:
+            return await submitted
+        except BrokenProcessPool:
+            if self._pool is pool:
+                log.warning("cluster helper process died; starting a new one")
+                self.close()
+            return ClusterOutcome(missing=["*"])  # the new helper holds no tracker
+
     async def run(
         self, values: list[bytes], log_entries: list[str] | None = None
     ) -> ClusterOutcome:
         """Place a batch; ``log_entries`` as in :meth:`ClusterWork.run`."""
-        if not self.in_helper:
-            return self._inline.run(values, log_entries)
-        if self._pool is None:
-            self._pool = spawn_helpers(1, "cluster")
-        loop = asyncio.get_running_loop()
-        try:
-            outcome: ClusterOutcome = await loop.run_in_executor(
-                self._pool, run_kept_work, ClusterWork, self.options, values, log_entries
-            )
+        return await self.start(values, log_entries).outcome
+
+    async def settle(
+        self,
+        placing: Placing,
+        cluster_log: Callable[[], list[str]],
+        following: Callable[[], Placing | None],
+        *,
+        behind_rebuild: bool = False,
+    ) -> ClusterOutcome:
+        """A started batch's outcome, placed again (with the log if need be) when refused.
+
+        ``following`` returns the batch started after this one, if any: refused too while the
+        helper waited for this one's rebuild, it is placed again here, right after this one,
+        before any later batch can start (the caller starts the next only once this is done).
+        """
+        outcome = await placing.outcome
+        if outcome.done:
             return outcome
-        except BrokenProcessPool:
-            log.warning("cluster helper process died; starting a new one")
-            self.close()
-            return ClusterOutcome(missing=["*"])  # the new helper holds no tracker
+        # What the batch ahead rebuilt, or a new helper, may be all it lacked: try without.
+        if behind_rebuild or outcome.deferred or outcome.missing == ["*"]:
+            outcome = await self.run(placing.values)
+        if not outcome.done:
+            outcome = await self.run(placing.values, cluster_log())
+        after = following()
+        if after is not None and after is not placing:
+            again = await self.settle(after, cluster_log, lambda: None, behind_rebuild=True)
+            after.outcome = asyncio.get_running_loop().create_future()
+            after.outcome.set_result(again)
+        return outcome
 
     def close(self) -> None:
         """Stop the helper (it also stops by itself when the worker exits)."""

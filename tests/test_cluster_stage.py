@@ -91,3 +91,49 @@ def test_helper_and_inline_give_the_same_placements():
             stage.close()
 
     assert _stories(asyncio.run(run(True))) == _stories(asyncio.run(run(False)))
+
+
+def _in_language(values: list[bytes], language: str) -> list[bytes]:
+    return [
+        json.dumps({**json.loads(value), "language": language}).encode() for value in values
+    ]
+
+
+def test_after_a_refused_batch_later_ones_wait_for_its_rebuild():
+    """A batch started behind one the helper refused is placed after it, never before."""
+    batches = _batches(_prepared())
+    work = ClusterWork(OPTIONS)
+    assert work.run(batches[0], []).done  # holds the "en" tracker from here on
+    german = _in_language(batches[1], "de")
+    refused = work.run(german, None)
+    assert refused.missing == ["de"] and not refused.done
+    behind = work.run(batches[2], None)  # nothing missing, yet it must follow the refused one
+    assert behind.deferred and not behind.placed
+    assert work.run(german, []).done  # the rebuild (an empty log) ends the refusals
+    assert work.run(batches[2], None).done
+
+
+def test_settle_places_a_refused_batch_and_the_one_behind_it_in_order():
+    batches = _batches(_prepared())
+
+    async def pipelined(in_helper: bool) -> list:
+        stage = ClusterStage(OPTIONS, in_helper=in_helper)
+        try:
+            outcomes = []
+            head = stage.start(batches[0])  # a fresh helper: refused, the log must rebuild it
+            behind = stage.start(batches[1])
+            outcomes.append(await stage.settle(head, list, lambda: behind))
+            outcomes.append(await stage.settle(behind, list, lambda: None))
+            for batch in batches[2:]:
+                outcomes.append(await stage.settle(stage.start(batch), list, lambda: None))
+            return outcomes
+        finally:
+            stage.close()
+
+    async def one_at_a_time() -> list:
+        stage = ClusterStage(OPTIONS, in_helper=False)
+        return [await stage.run(batch, []) for batch in batches]
+
+    expected = _stories(asyncio.run(one_at_a_time()))
+    assert _stories(asyncio.run(pipelined(True))) == expected
+    assert _stories(asyncio.run(pipelined(False))) == expected
