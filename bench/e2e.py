@@ -335,6 +335,35 @@ class RunResult:
     load_cpu: float  # this process: the generator's producer and update consumer
     stolen: float = 0.0  # CPU seconds the hypervisor took for other tenants meanwhile
     hops: dict[str, list[float]] = field(default_factory=dict)  # seconds per stage, by article
+    timeline: list[tuple[float, float, float, int]] = field(default_factory=list)
+
+
+TIMELINE_SLICES = 6
+"""Parts of the measured window whose latency is reported apart (by when articles were sent)."""
+
+
+def timeline(
+    sent: dict[str, float], seen: dict[str, float], ids: list[str], slices: int = TIMELINE_SLICES
+) -> list[tuple[float, float, float, int]]:
+    """(seconds into the window, p50, p95, articles) for each slice of ``ids`` in send order.
+
+    A rate the system sustains gives the same latency in every slice; one it does not, a
+    latency that climbs from slice to slice (a backlog that grows), which the window's
+    percentiles alone do not show.
+    """
+    delivered = sorted((sent[i], seen[i] - sent[i]) for i in ids if i in sent and i in seen)
+    if not delivered:
+        return []
+    start = delivered[0][0]
+    size = max(1, -(-len(delivered) // slices))
+    rows = []
+    for first in range(0, len(delivered), size):
+        part = delivered[first : first + size]
+        spans = [span for _, span in part]
+        rows.append(
+            (part[0][0] - start, percentile(spans, 0.5), percentile(spans, 0.95), len(part))
+        )
+    return rows
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -468,6 +497,7 @@ def run(
         seconds=elapsed,
         load_cpu=load_cpu,
         hops=hops,
+        timeline=timeline(clock.sent, clock.seen, measured),
         stolen=stolen,
     )
 
@@ -719,6 +749,11 @@ def main() -> None:
                 f"{percentile(spans, 0.95):.2f} | {percentile(spans, 0.99):.2f} | "
                 f"{len(spans):,} |"
             )
+    print("\n| workers | sent from (s into the window) | p50 s | p95 s | articles |")
+    print("| --- | --- | --- | --- | --- |")
+    for r in results:
+        for offset, p50, p95, count in r.timeline:
+            print(f"| {r.workers} | {offset:.0f} | {p50:.2f} | {p95:.2f} | {count:,} |")
     if args.naive:
         naive, ours = naive_rate(args.naive)
         print(f"\n| pipeline, one core, no Kafka, first {args.naive:,} articles | articles/s |")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bench.e2e import article_ids_of
+from bench.e2e import article_ids_of, timeline
 from stream.models import StoryUpdate, SummarySentence
 
 
@@ -26,3 +26,15 @@ def test_article_ids_of_reads_the_story_list_not_a_sentence_list() -> None:
     assert article_ids_of(update.model_dump_json().encode()) == ["a1", "a2", "a3"]
     # Indented JSON (not pydantic's compact form) is read the slow way, with the same answer.
     assert article_ids_of(update.model_dump_json(indent=1).encode()) == ["a1", "a2", "a3"]
+
+
+def test_the_timeline_shows_a_latency_that_climbs_through_the_window() -> None:
+    ids = [f"a{n}" for n in range(60)]
+    sent = {ident: float(n) for n, ident in enumerate(ids)}
+    seen = {ident: sent[ident] + 0.5 + n / 20 for n, ident in enumerate(ids)}  # a backlog
+    del seen["a59"]  # never delivered: not in any slice
+    rows = timeline(sent, seen, ids, slices=3)
+    assert [(offset, count) for offset, _, _, count in rows] == [(0.0, 20), (20.0, 20), (40.0, 19)]
+    p50s = [p50 for _, p50, _, _ in rows]
+    assert p50s == sorted(p50s) and p50s[-1] - p50s[0] > 1.5
+    assert timeline(sent, {}, ids) == []

@@ -94,9 +94,7 @@ def test_helper_and_inline_give_the_same_placements():
 
 
 def _in_language(values: list[bytes], language: str) -> list[bytes]:
-    return [
-        json.dumps({**json.loads(value), "language": language}).encode() for value in values
-    ]
+    return [json.dumps({**json.loads(value), "language": language}).encode() for value in values]
 
 
 def test_after_a_refused_batch_later_ones_wait_for_its_rebuild():
