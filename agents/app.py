@@ -241,9 +241,7 @@ def build_app(settings: Settings) -> faust.App:
             events: list[EventT[bytes]], owners: list[EventT[bytes]], placing: Placing
         ) -> None:
             """Write and send what a batch placed; then ack its events."""
-            outcome = await cluster_stage.settle(
-                placing, cluster_log, lambda: newest if newest is not placing else None
-            )
+            outcome = await cluster_stage.settle(placing, cluster_log, lambda: newest)
             with metrics.busy("cluster"):
                 commands: list[tuple[bytes, bytes]] = []
                 for owner, placed in zip(owners, outcome.placed, strict=True):

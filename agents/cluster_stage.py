@@ -212,9 +212,10 @@ class ClusterStage:
     ) -> ClusterOutcome:
         """A started batch's outcome, placed again (with the log if need be) when refused.
 
-        ``following`` returns the batch started after this one, if any: refused too while the
-        helper waited for this one's rebuild, it is placed again here, right after this one,
-        before any later batch can start (the caller starts the next only once this is done).
+        ``following`` returns the batch started last (this one, when none came after it): one
+        started after this one was refused too while the helper waited for this one's rebuild,
+        so it is placed again here, right after this one, before any later batch can start
+        (the caller starts the next only once this is done).
         """
         outcome = await placing.outcome
         if outcome.done:
