@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field, model_validator
 from stream.models import PreparedArticle
 from stream.quality import is_summary_worthy, strip_dateline
 from stream.sumy_scoring import TfRow, lexrank_tf
-from stream.text import terms
+from stream.text import term_ids, terms
 
 SAME_FACT = 0.6
 """Term Jaccard at or above which two sentences state the same fact (measured on wire rewrites)."""
@@ -121,15 +121,6 @@ def same_fact(a: set[str] | frozenset[str], b: set[str] | frozenset[str]) -> boo
         return False
     shared = len(a & b)
     return shared / len(a | b) >= SAME_FACT or shared / min(len(a), len(b)) >= CONTAINED
-
-
-def term_ids(terms: Iterable[str]) -> np.ndarray:
-    """Terms as int64 ids for vectorised set arithmetic.
-
-    Python's string hash: ids are only compared within one process and call, never stored, and
-    64-bit collisions among a few thousand terms do not happen.
-    """
-    return np.fromiter(map(hash, terms), dtype=np.int64)
 
 
 def _jaccard_if_same(

@@ -26,7 +26,7 @@ from sumy.summarizers.lsa import LsaSummarizer
 from sumy.summarizers.luhn import LuhnSummarizer
 from sumy.summarizers.text_rank import TextRankSummarizer
 
-from stream.text import STOP_WORDS, lexrank_stems, split_sentences, stem, words
+from stream.text import STOP_WORDS, lexrank_stems, split_sentences, stem, term_ids, words
 
 TF_ROWS_KEPT = 50_000
 """Sentences whose LexRank tf row is kept (the facts of a few thousand live stories)."""
@@ -36,10 +36,9 @@ TF_ROWS_KEPT = 50_000
 class TfRow:
     """One sentence's LexRank tf row as arrays: its terms' ids and their tf values.
 
-    The ids are Python's string hashes (int64): only compared with ids made in the same process
-    and never stored, and 64-bit collisions among a story's few hundred terms do not happen.
-    As arrays, the rows of a pool go into one matrix with no dictionary built per rating (the
-    vocabulary and the idf by dict were a third of rating a pool, line-profiled).
+    The ids are :func:`stream.text.term_ids`. As arrays, the rows of a pool go into one matrix
+    with no dictionary built per rating (the vocabulary and the idf by dict were a third of
+    rating a pool, line-profiled).
     """
 
     ids: np.ndarray
@@ -49,7 +48,7 @@ class TfRow:
 def tf_row(metrics: dict[str, float]) -> TfRow:
     """A :class:`TfRow` from a tf row as sumy's ``_compute_tf`` gives it (term -> tf)."""
     return TfRow(
-        np.fromiter(map(hash, metrics), dtype=np.int64, count=len(metrics)),
+        term_ids(metrics, len(metrics)),
         np.fromiter(metrics.values(), dtype=float, count=len(metrics)),
     )
 

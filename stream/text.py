@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from itertools import islice
 
+import numpy as np
 from nltk.stem.snowball import SnowballStemmer
 from sumy.utils import get_stop_words
 
@@ -105,6 +106,15 @@ def sentence_words(sentence: str) -> tuple[str, ...]:
 def stem(word: str) -> str:
     """Stem one lower-cased word (cached: news vocabulary repeats)."""
     return str(_STEMMER.stem(word))
+
+
+def term_ids(terms: Iterable[str], count: int = -1) -> np.ndarray:
+    """Terms as int64 ids for vectorised set arithmetic (``count``: how many, when known).
+
+    Python's string hash: ids are only compared within one process and call, never stored, and
+    64-bit collisions among a few thousand terms do not happen.
+    """
+    return np.fromiter(map(hash, terms), dtype=np.int64, count=count)
 
 
 def terms(text: str) -> list[str]:
