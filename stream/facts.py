@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field, model_validator
 from stream.models import PreparedArticle
 from stream.quality import is_summary_worthy, strip_dateline
 from stream.sumy_scoring import TfRow, lexrank_tf
-from stream.text import term_ids, terms
+from stream.text import distinct_ids, term_ids, terms
 
 SAME_FACT = 0.6
 """Term Jaccard at or above which two sentences state the same fact (measured on wire rewrites)."""
@@ -137,7 +137,7 @@ def _jaccard_if_same(
     # Only terms the sentences have can be shared: the vocabulary is theirs (a few hundred
     # terms), so the one-hot rows stay small and the product cheap (a pool has thousands).
     # Every term of every other is looked up in it at once (a sorted search), not one by one.
-    vocabulary = np.unique(ids)
+    vocabulary = distinct_ids(ids)
     matrix = np.zeros((len(lengths), len(vocabulary)))
     matrix[np.repeat(np.arange(len(lengths)), lengths), np.searchsorted(vocabulary, ids)] = 1.0
     other_rows = np.repeat(np.arange(len(other_lengths)), other_lengths)

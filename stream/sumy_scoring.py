@@ -26,7 +26,15 @@ from sumy.summarizers.lsa import LsaSummarizer
 from sumy.summarizers.luhn import LuhnSummarizer
 from sumy.summarizers.text_rank import TextRankSummarizer
 
-from stream.text import STOP_WORDS, lexrank_stems, split_sentences, stem, term_ids, words
+from stream.text import (
+    STOP_WORDS,
+    distinct_ids,
+    lexrank_stems,
+    split_sentences,
+    stem,
+    term_ids,
+    words,
+)
 
 TF_ROWS_KEPT = 50_000
 """Sentences whose LexRank tf row is kept (the facts of a few thousand live stories)."""
@@ -84,7 +92,8 @@ class VectorLexRank(LexRankSummarizer):  # type: ignore[misc]
         count = len(rows)
         ids = np.concatenate([row.ids for row in rows])
         values = np.concatenate([row.values for row in rows])
-        vocabulary, columns = np.unique(ids, return_inverse=True)
+        vocabulary = distinct_ids(ids)
+        columns = np.searchsorted(vocabulary, ids)
         idf = np.log(count / (1 + np.bincount(columns, minlength=len(vocabulary))))
         weights = np.zeros((count, len(vocabulary)))
         lengths = [len(row.ids) for row in rows]

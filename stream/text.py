@@ -117,6 +117,21 @@ def term_ids(terms: Iterable[str], count: int = -1) -> np.ndarray:
     return np.fromiter(map(hash, terms), dtype=np.int64, count=count)
 
 
+def distinct_ids(ids: np.ndarray) -> np.ndarray:
+    """The distinct values of an id array, sorted: ``np.unique(ids)``, by sorting.
+
+    numpy 2.3+ finds unique values through a hash table and then sorts them; for the few
+    hundred :func:`term_ids` of an article or a scored pool that is 4x slower than sorting
+    once and keeping each run's first value (300 ids: 31 vs 7 us; 800: 80 vs 13 us).
+    """
+    ordered = np.sort(ids)
+    first = np.empty(len(ordered), dtype=bool)
+    first[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    distinct: np.ndarray = ordered[first]
+    return distinct
+
+
 def terms(text: str) -> list[str]:
     """Content terms of a text: stems of words that are not stop words or single characters."""
     return list(_stems(text)[1])

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stream.clean import clean_paragraphs
 from stream.prepare import Rejected, parse_article
 from stream.story import StoryState
+from stream.text import distinct_ids
 from stream.tracker import StoryTracker
 
 words = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=400)
@@ -90,3 +92,9 @@ def test_text_fast_paths_give_what_the_plain_rules_give(text):
     lines = [_SPACES.sub(" ", line).strip() for line in plain.split("\n")]
     assert normalize_text(text) == "\n".join(lines)
     assert words(text) == [w.lower().replace("’", "'") for w in _WORD.findall(text)]
+
+
+@given(st.lists(st.integers(min_value=-(2**63), max_value=2**63 - 1), max_size=60))
+def test_distinct_ids_are_numpys_unique(values):
+    ids = np.array(values, dtype=np.int64)
+    assert np.array_equal(distinct_ids(ids), np.unique(ids))
