@@ -109,6 +109,9 @@ class StoryView:
         self._latest: dict[str, StoryUpdate] = {}
         self._history: dict[str, list[VersionChange]] = {}
         self._words: dict[str, frozenset[str]] = {}
+        """Story id -> the words of its latest version, made when a query first needs them:
+        every version of every story is folded, few are ever searched (made on each version,
+        they were a tenth of what the view cost a loaded worker, py-spy)."""
         self._absorbed: dict[str, str] = {}
         self._clock: datetime | None = None
 
@@ -123,7 +126,7 @@ class StoryView:
         change = _change(previous, update)
         self._latest[update.story_id] = update
         self._history.setdefault(update.story_id, []).append(change)
-        self._words[update.story_id] = _words(update)
+        self._words.pop(update.story_id, None)
         self._absorbed.pop(update.story_id, None)
         for gone in update.merged_from:
             if gone != update.story_id and gone in self._latest:
@@ -181,7 +184,7 @@ class StoryView:
             for story_id, update in self._latest.items()
             if len(update.sources) >= query.min_sources
             and (query.source is None or query.source in update.sources)
-            and (not wanted or wanted <= self._words[story_id])
+            and (not wanted or wanted <= self._search_words(story_id, update))
             and (query.since is None or (update.last_event or update.updated_at) >= query.since)
             and (query.until is None or update.first_seen <= query.until)
         ]
@@ -195,6 +198,12 @@ class StoryView:
             if card is not None:
                 items.append(card)
         return StoryPage(items=items, total=len(matching), offset=query.offset, limit=query.limit)
+
+    def _search_words(self, story_id: str, update: StoryUpdate) -> frozenset[str]:
+        words = self._words.get(story_id)
+        if words is None:
+            words = self._words[story_id] = _words(update)
+        return words
 
     def evict(self) -> list[str]:
         """Forget stories with no coverage for longer than the retention (by event time)."""

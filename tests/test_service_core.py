@@ -79,6 +79,10 @@ def test_view_filters_orders_and_pages():
     assert ids(view.page(StoriesQuery(until=T0 - timedelta(minutes=1)))) == []
     page = view.page(StoriesQuery(limit=1, offset=1))
     assert ids(page) == ["rates"] and page.total == 3
+    # Searched words follow the latest version (they are made when a search needs them).
+    view.apply(update("rates", 2, ["A"], minutes=25, headline="Central bank holds rates"))
+    assert ids(view.page(StoriesQuery(q="bank holds"))) == ["rates"]
+    assert ids(view.page(StoriesQuery(q="bank raises"))) == []
 
 
 def test_view_redirects_merged_stories_and_evicts_quiet_ones():
