@@ -31,11 +31,11 @@ Between stages a batch's messages for one partition travel as one (a bundle of J
 :mod:`stream.bundles`): one send and one event per partition and batch instead of one per
 article on ``articles.prepared`` and one per command on ``stories.assignments``.
 
-Agents produce with ``send_soon``: the message joins faust's producer buffer and the agent goes
-on; faust flushes that buffer before it commits the offsets of the events that caused them
-(``Consumer._commit_tps``), so a crash loses no message, and the buffer keeps the order in which
-agents (and table writes) put them. Awaiting each send cost the clustering agent 0.46 ms an
-article, a fifth of its time, while the loop had nothing else to do.
+Table writes and the odd message (dead letters, alerts, hand-overs) go with ``send_soon``: the
+message joins faust's producer buffer and the agent goes on; faust flushes that buffer before it
+commits the offsets of the events that caused them (``Consumer._commit_tps``), so a crash loses
+no message. A batch's bundles and versions, a few sends a batch, are handed to the producer
+directly and sent at once (:mod:`agents.sending`), before their events are acked.
 """
 
 from __future__ import annotations
@@ -352,7 +352,7 @@ def build_app(settings: Settings) -> faust.App:
 
         The state naming a version must be durable before any consumer sees the version:
         otherwise a crash could re-render it with different content. The events are acked
-        only after their versions are in the producer's buffer, which faust flushes before it
+        only after their versions are handed to the producer, which faust flushes before it
         commits their offsets: a crash before that redelivers them, and the states they
         already changed re-send their last version.
         """
