@@ -18,6 +18,7 @@ pinned in ``pyproject.toml``. ``tests/test_sending.py`` checks it against a real
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
@@ -26,6 +27,9 @@ from faust.types import AppT
 
 from stream.bundles import bundle
 
+log = logging.getLogger("storystream")
+_warned: list[bool] = []
+
 
 def _aiokafka_producer(app: AppT) -> Any:
     """The aiokafka producer behind faust's (started on first use)."""
@@ -33,8 +37,16 @@ def _aiokafka_producer(app: AppT) -> Any:
 
 
 def send_lingering(app: AppT) -> None:
-    """Close every batch the producer holds, so the sender takes them at once."""
-    accumulator = _aiokafka_producer(app)._message_accumulator
+    """Close every batch the producer holds, so the sender takes them at once.
+
+    An aiokafka without these internals degrades to the linger (logged once), never a crash.
+    """
+    accumulator = getattr(_aiokafka_producer(app), "_message_accumulator", None)
+    if accumulator is None or not hasattr(accumulator, "_waiter_future"):
+        if not _warned:
+            _warned.append(True)
+            log.warning("this aiokafka has no accumulator to close: batches wait for the linger")
+        return
     for batches in accumulator._batches.values():
         # Only the last batch of a partition can be open; a retried one has been built and
         # has no builder any more.
