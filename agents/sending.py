@@ -18,6 +18,7 @@ pinned in ``pyproject.toml``. ``tests/test_sending.py`` checks it against a real
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
@@ -28,12 +29,16 @@ from faust.types import AppT
 from stream.bundles import bundle
 
 log = logging.getLogger("storystream")
-_warned: list[bool] = []
 
 
 def _aiokafka_producer(app: AppT) -> Any:
     """The aiokafka producer behind faust's (started on first use)."""
     return cast(Any, app.producer)._ensure_producer()
+
+
+@functools.cache
+def _warn_no_accumulator() -> None:
+    log.warning("this aiokafka has no accumulator to close: batches wait for the linger")
 
 
 def send_lingering(app: AppT) -> None:
@@ -43,9 +48,7 @@ def send_lingering(app: AppT) -> None:
     """
     accumulator = getattr(_aiokafka_producer(app), "_message_accumulator", None)
     if accumulator is None or not hasattr(accumulator, "_waiter_future"):
-        if not _warned:
-            _warned.append(True)
-            log.warning("this aiokafka has no accumulator to close: batches wait for the linger")
+        _warn_no_accumulator()
         return
     for batches in accumulator._batches.values():
         # Only the last batch of a partition can be open; a retried one has been built and
