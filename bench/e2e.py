@@ -24,6 +24,11 @@ at the same rate, not measured either: the broker started for the run compiles i
 its first minutes, CPU a deployed broker spent long ago (its JIT's CPU in the measured window is
 reported beside the broker's: 0.03-0.04 of a core at 300 articles/s after 60 s of warm-up, a
 quarter of the broker's CPU; 0.01-0.02 after 180 s).
+``--steady N`` starts the measured window N articles into its own stream instead. Otherwise the
+window's stories start empty (300 new ones) and grow through it, and with them the work an
+article (offline, the summary work rose for the stream's first 60,000 articles or so), so a
+window measures a stream that is still starting. The N articles go first, as fast as the
+worker takes them, and the warm-up is the last ``--warmup`` seconds of them, at the rate.
 ``--naive K`` runs the naive pipeline offline on the first K articles of the same stream:
 brute-force similarity against every story (no index), and sumy LexRank over the whole story on
 every update; its articles/s is compared with ours.
@@ -371,6 +376,23 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
 
 
+def streams_of_run(
+    count: int, paced: int, steady: int = 0
+) -> tuple[list[dict[str, object]], list[dict[str, object]], list[dict[str, object]]]:
+    """What a run sends, in order: a backlog (as fast as it is taken), a warm-up of ``paced``
+    articles at the rate, and the ``count`` measured articles.
+
+    With ``steady``, the backlog and the warm-up are the measured stream's first ``steady``
+    articles (at least ``paced``), so the window finds its stories grown (``--steady``);
+    without, there is no backlog and the warm-up is other stories (:func:`warm_stream`).
+    """
+    if not steady:
+        return [], warm_stream(paced) if paced else [], live_stream(count)
+    past = max(steady, paced)
+    stream = live_stream(past + count)
+    return stream[: past - paced], stream[past - paced : past], stream[past:]
+
+
 def run(
     bootstrap: str,
     broker_pid: int | None,
@@ -383,9 +405,11 @@ def run(
     load_nice: int = LOAD_NICENESS,
     warmup: float = 0.0,
     trace: Path | None = None,
+    steady: int = 0,
 ) -> RunResult:
     count = int(rate * seconds) if rate > 0 else int(seconds * 600)
-    items = live_stream(count)
+    paced = int((rate if rate > 0 else 300) * warmup) if warmup > 0 else 0
+    backlog, warming, items = streams_of_run(count, paced, steady)
     env, settings = environment(
         bootstrap,
         STORYSTREAM_PARTITIONS="4",
@@ -409,17 +433,19 @@ def run(
             as_load(load_nice, watch, bootstrap, settings.topics[topic], clock, stop)
             for watch, topic in [(watch_updates, "updates"), (watch_dead_letters, "dlq")]
         ]
-        # Unmeasured phases: stories to hold (as fast as possible), then a warm-up at the rate.
+        # Unmeasured phases: stories to hold and the stream's past (as fast as possible),
+        # then a warm-up at the rate.
         unmeasured = 0
         for before, pace in [
             (preload_stream(preload) if preload else [], 0.0),
-            (warm_stream(int((rate if rate > 0 else 300) * warmup)) if warmup > 0 else [], rate),
+            (backlog, 0.0),
+            (warming, rate),
         ]:
             if not before:
                 continue
             produce(bootstrap, settings.topics["raw"], before, pace, clock)
             unmeasured += len(before)
-            deadline = time.monotonic() + 900
+            deadline = time.monotonic() + max(900, len(before) / 100)
             while len(clock.seen) + len(clock.refused) < unmeasured and (
                 time.monotonic() < deadline
             ):
@@ -642,6 +668,13 @@ def main() -> None:
         help="seconds of other stories at the same rate first (not measured)",
     )
     parser.add_argument(
+        "--steady",
+        type=int,
+        default=0,
+        help="articles of the measured stream's own past sent first (not measured), "
+        "e.g. 150000: the window then measures its stories grown, not starting",
+    )
+    parser.add_argument(
         "--helpers",
         type=int,
         default=1,
@@ -693,13 +726,15 @@ def main() -> None:
                 args.load_nice,
                 args.warmup,
                 trace=Path(f"{args.trace}.{workers}.json") if args.trace else None,
+                steady=args.steady,
             )
             results.append(result)
             print(f"done: {result}", file=sys.stderr, flush=True)
     print(
         f"\nstream: {results[0].produced:,} articles offered at "
         f"{'max' if args.rate <= 0 else f'{args.rate:g}/s'}, {args.preload:,} stories "
-        f"preloaded, {args.warmup:g} s of warm-up, debounce {args.debounce:g} s, "
+        f"preloaded, {args.warmup:g} s of warm-up"
+        f"{f' ending {args.steady:,} articles of the same stream' if args.steady else ''}, debounce {args.debounce:g} s, "
         f"{args.helpers} prepare helper process(es) a worker, 4 partitions by section, "
         f"2 cores shared, load generator at nice {args.load_nice}"
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bench.e2e import article_ids_of, timeline
+from bench.e2e import article_ids_of, live_stream, streams_of_run, timeline
 from stream.models import StoryUpdate, SummarySentence
 
 
@@ -38,3 +38,14 @@ def test_the_timeline_shows_a_latency_that_climbs_through_the_window() -> None:
     p50s = [p50 for _, p50, _, _ in rows]
     assert p50s == sorted(p50s) and p50s[-1] - p50s[0] > 1.5
     assert timeline(sent, {}, ids) == []
+
+
+def test_a_steady_run_measures_the_continuation_of_the_stream_it_warmed_up_on() -> None:
+    """``--steady``: the window's stories are the ones the backlog and warm-up grew."""
+    backlog, warming, measured = streams_of_run(count=50, paced=30, steady=200)
+    assert (len(backlog), len(warming), len(measured)) == (170, 30, 50)
+    assert backlog + warming + measured == live_stream(250)
+    # Without it, the warm-up is other stories and the window starts the stream afresh.
+    backlog, warming, measured = streams_of_run(count=50, paced=30)
+    assert backlog == [] and len(warming) == 30 and measured == live_stream(50)
+    assert not {a["id"] for a in warming} & {a["id"] for a in measured}
