@@ -672,7 +672,7 @@ def main() -> None:
         type=int,
         default=0,
         help="articles of the measured stream's own past sent first (not measured), "
-        "e.g. 150000: the window then measures its stories grown, not starting",
+        "e.g. 90000: the window then measures its stories grown, not starting",
     )
     parser.add_argument(
         "--helpers",
@@ -730,11 +730,11 @@ def main() -> None:
             )
             results.append(result)
             print(f"done: {result}", file=sys.stderr, flush=True)
+    past = f" ending {args.steady:,} articles of the same stream" if args.steady else ""
     print(
         f"\nstream: {results[0].produced:,} articles offered at "
         f"{'max' if args.rate <= 0 else f'{args.rate:g}/s'}, {args.preload:,} stories "
-        f"preloaded, {args.warmup:g} s of warm-up"
-        f"{f' ending {args.steady:,} articles of the same stream' if args.steady else ''}, debounce {args.debounce:g} s, "
+        f"preloaded, {args.warmup:g} s of warm-up{past}, debounce {args.debounce:g} s, "
         f"{args.helpers} prepare helper process(es) a worker, 4 partitions by section, "
         f"2 cores shared, load generator at nice {args.load_nice}"
     )
