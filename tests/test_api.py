@@ -22,11 +22,10 @@ from agents.feeds import feed_messages, make_consumer
 from agents.settings import Settings
 from stream.models import Alert, StoryUpdate
 from tests.conftest import fresh_env
+from tests.factories import ARTICLES_IN_SAMPLE, SAMPLE
 from tests.harness import collect_updates, running_worker, send
 
 pytestmark = pytest.mark.kafka
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample_feed.jsonl"
-ARTICLES_IN_SAMPLE = 14
 
 
 class Api:

@@ -16,9 +16,8 @@ from stream.models import DedupKind
 from stream.offline import cluster_records, read_articles, summarize_records
 from stream.story import StoryState
 from stream.tracker import StoryTracker
-from tests.factories import article
+from tests.factories import SAMPLE, article
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample_feed.jsonl"
 STRIKE = [
     "Dockworkers at Port Alder walked off the job on Monday in a dispute over automation and pay.",
     "The Harbour Workers Union said about 4,200 members joined the strike after talks with the port authority collapsed late on Sunday.",

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from agents.feeds import feed_messages
+from tests.factories import SAMPLE
 from tests.harness import collect_updates, dead_letters, running_worker, send
 
 pytestmark = pytest.mark.kafka
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample_feed.jsonl"
 
 
 @pytest.mark.seeds

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from agents.feeds import feed_messages
+from tests.factories import ARTICLES_IN_SAMPLE, SAMPLE
 from tests.harness import collect_updates, running_worker, send
 
 pytestmark = pytest.mark.kafka
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample_feed.jsonl"
 
 
 def test_batches_go_out_without_waiting_for_the_linger(run_env):
@@ -21,7 +19,7 @@ def test_batches_go_out_without_waiting_for_the_linger(run_env):
         send(settings, feed_messages(str(SAMPLE)))
         latest, _ = collect_updates(
             settings,
-            lambda stories: sum(len(u.article_ids) for u in stories.values()) >= 14,
+            lambda stories: sum(len(u.article_ids) for u in stories.values()) >= ARTICLES_IN_SAMPLE,
             timeout=60.0,
         )
-    assert sum(len(u.article_ids) for u in latest.values()) >= 14
+    assert sum(len(u.article_ids) for u in latest.values()) >= ARTICLES_IN_SAMPLE
