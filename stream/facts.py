@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from functools import cached_property
 from itertools import chain
@@ -53,17 +53,13 @@ class Fact(BaseModel):
         the sentence without its dateline, and the fact pool reads its terms from that text.
         """
         if not self.terms:
-            self.terms = sorted(frozenset(terms(self.text)))
+            self.__dict__["terms"] = sorted(frozenset(terms(self.text)))
+        _share_fields_set(self)
         return self
 
     # cached_property, not PrivateAttr: after the first call it is a plain instance-dict read,
     # where pydantic's private attributes go through a slow __getattr__ (measured: 11 % of a
-    # worker's time). Neither is serialised; both derive from the immutable text and terms.
-    @cached_property
-    def term_set(self) -> frozenset[str]:
-        """The fact's terms as a set, built once (every new sentence is compared with it)."""
-        return frozenset(self.terms)
-
+    # worker's time). Neither is serialised; both derive from the immutable text.
     @cached_property
     def lexrank_tf(self) -> TfRow:
         """The fact's LexRank tf row, built once: the fact is rated on every version."""
@@ -75,14 +71,15 @@ class Fact(BaseModel):
         return len(self.text.split())
 
     @property
-    def concepts(self) -> frozenset[str]:
+    def concepts(self) -> list[str]:
         """The units of information the summary tries to cover: the fact's content-term stems.
 
         Unigrams, not Gillick & Favre's bigrams: a story has five to fifty articles, too few for
         bigrams to recur across articles (measured: the seed story's summary covered 4 of its 8
-        nuggets with bigrams, 6 with unigrams; ``bench/summary_eval.py``).
+        nuggets with bigrams, 6 with unigrams; ``bench/summary_eval.py``). Distinct already:
+        the terms are a sorted set.
         """
-        return self.term_set
+        return self.terms
 
     @property
     def support(self) -> int:
@@ -93,6 +90,21 @@ class Fact(BaseModel):
         shared source name: 3 of 8 nuggets counting outlets, 6 counting articles).
         """
         return len(self.article_ids)
+
+
+_EVERY_FIELD: set[str] = set(Fact.model_fields)
+"""The fields set every fact shares (see :func:`_share_fields_set`)."""
+
+
+def _share_fields_set(fact: Fact) -> None:
+    """Give a fact the one fields set all facts share, in place of a set of its own.
+
+    pydantic keeps a set of the fields given per model instance (for ``exclude_unset``, which
+    no fact is dumped with): 700 bytes a fact, a sixth of a full story's memory in the summary
+    helper, and memory a story's every version reads cold. Every field of a fact is always
+    set, so one set serves all (pydantic only ever adds names to it, names it holds already).
+    """
+    object.__setattr__(fact, "__pydantic_fields_set__", _EVERY_FIELD)
 
 
 def concept_weight(articles: int, *, update: bool = False) -> int:
@@ -154,8 +166,11 @@ def _jaccard_if_same(
     return result
 
 
-def _flat_terms(term_sets: Sequence[frozenset[str]]) -> tuple[np.ndarray, np.ndarray]:
-    """Term sets as :func:`_jaccard_if_same` takes them: all their ids, and each set's size."""
+def _flat_terms(term_sets: Sequence[Collection[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """Term sets as :func:`_jaccard_if_same` takes them: all their ids, and each set's size.
+
+    Each one distinct terms (a set, or a fact's sorted terms): only their ids count, not order.
+    """
     lengths = np.fromiter(map(len, term_sets), dtype=np.intp, count=len(term_sets))
     return term_ids(chain.from_iterable(term_sets)), lengths
 
@@ -240,17 +255,17 @@ class FactPool(BaseModel):
         product is built once a story, not once an article from 150 small arrays. Not
         serialised; rebuilt after a merge.
         """
-        return _flat_terms([f.term_set for f in self.facts])
+        return _flat_terms([f.terms for f in self.facts])
 
     def _forget_derived(self) -> None:
         self.__dict__.pop("concept_articles", None)
         self.__dict__.pop("term_index", None)
 
-    def find(self, sentence_terms: set[str] | frozenset[str]) -> Fact | None:
+    def find(self, sentence_terms: Collection[str]) -> Fact | None:
         """Return the fact a sentence restates, if any (best term overlap wins)."""
         scored = _jaccard_if_same(
             *_flat_terms([frozenset(sentence_terms)]),
-            *_flat_terms([f.term_set for f in self.facts]),
+            *_flat_terms([f.terms for f in self.facts]),
         )
         match = _best_of(scored)[0]
         return self.facts[match] if match >= 0 else None
@@ -314,10 +329,8 @@ class FactPool(BaseModel):
                 time=article.event_time,
                 position=position,
                 seq=seq,
+                _fields_set=_EVERY_FIELD,
             )
-            # Known already: seed the cached property here, where every new fact passes,
-            # rather than through cached_property's lock.
-            fact.__dict__["term_set"] = sentence_terms
             seq += 1
             self.facts.append(fact)
             credited.append(fact)
@@ -364,9 +377,11 @@ class FactPool(BaseModel):
     def absorb(self, other: FactPool) -> None:
         """Merge another story's pool into this one (when two stories merge)."""
         for fact in sorted(other.facts, key=lambda f: f.seq):
-            match = self.find(fact.term_set)
+            match = self.find(fact.terms)
             if match is None:
-                self.facts.append(fact.model_copy(update={"seq": self.next_seq}))
+                copied = fact.model_copy(update={"seq": self.next_seq})
+                _share_fields_set(copied)
+                self.facts.append(copied)
                 self.next_seq += 1
                 continue
             match.article_ids.extend(a for a in fact.article_ids if a not in match.article_ids)

@@ -407,6 +407,8 @@ def test_pool_facts_keep_their_own_terms_and_derived_indexes_stay_in_step():
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import numpy as np
+
     from bench.summary_eval import sample_articles
     from stream.facts import _flat_terms
     from stream.story import StoryState
@@ -419,11 +421,36 @@ def test_pool_facts_keep_their_own_terms_and_derived_indexes_stay_in_step():
         state.add(item)
         assert state.pool.concept_weights() == concept_weights(state.pool.facts)
         kept_ids, kept_lengths = state.pool.term_index  # kept up to date, not rebuilt
-        fresh_ids, fresh_lengths = _flat_terms([f.term_set for f in state.pool.facts])
-        assert kept_ids.tolist() == fresh_ids.tolist()
+        fresh_ids, fresh_lengths = _flat_terms([f.terms for f in state.pool.facts])
         assert kept_lengths.tolist() == fresh_lengths.tolist()
+        # The same ids fact by fact; within a fact their order is free (a set's).
+        ends = np.cumsum(kept_lengths)[:-1]
+        assert [sorted(a) for a in np.split(kept_ids, ends)] == [
+            sorted(a) for a in np.split(fresh_ids, ends)
+        ]
     for fact in state.pool.facts:
-        assert fact.term_set == frozenset(terms(fact.text))
+        assert fact.terms == sorted(frozenset(terms(fact.text)))
+
+
+def test_facts_share_one_fields_set_made_or_read_back():
+    """Every fact counts all its fields as set, from one shared set (not 700 bytes a fact)."""
+    from stream.story import StoryState
+    from tests.factories import article
+
+    state = StoryState(story_id="s")
+    state.add(
+        article(
+            "a1",
+            "Officials in Lisbon confirmed the new bridge across the Tagus opens to traffic "
+            "on Monday morning. The bridge carries four lanes and a light railway line.",
+        )
+    )
+    made = state.pool.facts
+    read = StoryState.unpack(state.pack()).pool.facts
+    assert made and read
+    for fact in [*made, *read]:
+        assert fact.model_fields_set is made[0].model_fields_set
+        assert fact.model_dump(exclude_unset=True) == fact.model_dump()
 
 
 def test_concept_weights_of_an_array_follow_concept_weight():
