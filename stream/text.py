@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import sys
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from itertools import islice
@@ -200,17 +199,12 @@ def _marked_stem(word: str) -> str:
 
 
 def _decode_stems(encoded: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(LexRank stems, content terms) from :func:`encode_stems` output.
-
-    Interned: a stem is one string object however many sentences hold it, not one a sentence
-    (a story's facts repeat their terms, and a full story's fact pool held 90 kB of copies),
-    and its hash is computed once, not once a copy.
-    """
-    marked = list(map(sys.intern, encoded.split()))
+    """(LexRank stems, content terms) from :func:`encode_stems` output."""
+    marked = encoded.split()
     if SHORT_MARK not in encoded:
         every = tuple(marked)
         return every, every
-    every = tuple(sys.intern(s.removeprefix(SHORT_MARK)) for s in marked)
+    every = tuple(s.removeprefix(SHORT_MARK) for s in marked)
     return every, tuple(s for s in marked if not s.startswith(SHORT_MARK))
 
 
