@@ -434,6 +434,8 @@ def test_pool_facts_keep_their_own_terms_and_derived_indexes_stay_in_step():
 
 def test_facts_share_one_fields_set_made_or_read_back():
     """Every fact counts all its fields as set, from one shared set (not 700 bytes a fact)."""
+    import sys
+
     from stream.story import StoryState
     from tests.factories import article
 
@@ -451,6 +453,8 @@ def test_facts_share_one_fields_set_made_or_read_back():
     for fact in [*made, *read]:
         assert fact.model_fields_set is made[0].model_fields_set
         assert fact.model_dump(exclude_unset=True) == fact.model_dump()
+        # ...and its terms are interned: one string object a stem, whichever fact holds it.
+        assert all(term is sys.intern(term) for term in fact.terms)
 
 
 def test_concept_weights_of_an_array_follow_concept_weight():
