@@ -38,7 +38,7 @@ class Fact(BaseModel):
     terms: list[str] = Field(
         default_factory=list,
         exclude=True,
-        description="Its content terms, sorted; not stored: they follow from the text.",
+        description="Its content terms (fact_terms); not stored: they follow from the text.",
     )
     article_ids: list[str]
     sources: list[str]
