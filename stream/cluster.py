@@ -255,10 +255,11 @@ def _heaviest(counts: Counter[str], k: int) -> list[tuple[str, int]]:
     """
     if len(counts) <= 64:
         return counts.most_common(k)
-    terms = list(counts)
-    weights = np.fromiter(counts.values(), dtype=np.int64, count=len(terms))
-    order = np.argsort(-weights, kind="stable")[:k].tolist()
-    return [(terms[i], int(weights[i])) for i in order]
+    terms, weights = list(counts), list(counts.values())
+    order = np.argsort(-np.array(weights, dtype=np.int64), kind="stable")[:k].tolist()
+    # The counts themselves, not numpy's copies: an int() of an array element a term was
+    # half of this function (a story's terms are re-ranked on nearly every article).
+    return [(terms[i], weights[i]) for i in order]
 
 
 class OnlineClusterer:
@@ -486,8 +487,15 @@ class OnlineClusterer:
         keys = set(top_terms) | set(top_ents)
         for key in story.indexed - keys:
             self._unpost(key, story.story_id)
+        postings, story_id = self._postings, story.story_id
         for key in keys - story.indexed:
-            self._postings.setdefault(key, set()).add(story.story_id)
+            # Not ``setdefault(key, set())``: that made (and dropped) a set for every key that
+            # has one already, most of the 43 keys a story indexes anew an article.
+            members = postings.get(key)
+            if members is None:
+                postings[key] = {story_id}
+            else:
+                members.add(story_id)
         story.indexed = keys
 
     def _merge_close(self, story: Story, others: list[str]) -> tuple[str, tuple[str, ...]]:
