@@ -22,48 +22,24 @@ interpreter they move with it.
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import shutil
-import subprocess
 import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.callgrind import callgrind  # noqa: E402
 from bench.e2e import CORE_STAGES, core_cost  # noqa: E402
 from bench.kafka_env import cpu_model, interpreter  # noqa: E402
-
-COLLECTED = re.compile(r"Collected : (\d+)")
 
 
 def count(stories: int, articles: int, upto: str, run: bool) -> int:
     """Instructions of one child process running ``core_cost`` under callgrind."""
-    with tempfile.TemporaryDirectory() as scratch:
-        command = [
-            "valgrind",
-            "--tool=callgrind",
-            f"--callgrind-out-file={scratch}/callgrind.out",
-            sys.executable,
-            __file__,
-            "--child",
-            str(stories),
-            str(articles),
-            upto,
-            "run" if run else "setup",
-        ]
-        # A fixed string-hash seed: set and dict orders, hence the work, the same every run.
-        env = {**os.environ, "PYTHONHASHSEED": "0"}
-        done = subprocess.run(
-            command, capture_output=True, text=True, check=True, cwd=ROOT, env=env
-        )
-    found = COLLECTED.search(done.stderr)
-    if found is None:
-        raise RuntimeError(f"callgrind printed no total:\n{done.stderr[-2000:]}")
-    return int(found.group(1))
+    mode = "run" if run else "setup"
+    arguments = [__file__, "--child", str(stories), str(articles), upto, mode]
+    return callgrind(arguments, cwd=ROOT)[0]
 
 
 def main() -> None:
