@@ -15,12 +15,14 @@ import tempfile
 from pathlib import Path
 
 COLLECTED = re.compile(r"Collected : (\d+)")
+HASH_SEED = "0"
+"""String-hash seed of every counted process: set and dict orders, hence the work, repeat."""
 
 
 def callgrind(arguments: list[str], cwd: Path | None = None) -> tuple[int, str]:
     """Instructions of ``python arguments...`` run under callgrind, and what it printed.
 
-    A fixed string-hash seed: set and dict orders, hence the work, the same every run.
+    Run with :data:`HASH_SEED`: the same work every run.
     """
     with tempfile.TemporaryDirectory() as scratch:
         command = [
@@ -30,7 +32,7 @@ def callgrind(arguments: list[str], cwd: Path | None = None) -> tuple[int, str]:
             sys.executable,
             *arguments,
         ]
-        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        env = {**os.environ, "PYTHONHASHSEED": HASH_SEED}
         done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=cwd, env=env)
     found = COLLECTED.search(done.stderr)
     if found is None:

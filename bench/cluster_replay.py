@@ -33,20 +33,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.callgrind import callgrind  # noqa: E402
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.callgrind import HASH_SEED, callgrind  # noqa: E402
+
 BATCH = 40
 """Articles a helper batch (about what 0.1 s of the prepare window holds at 300/s)."""
-HASH_SEED = "0"
-"""Of every process that builds or replays a checkpoint (``bench/callgrind.py`` uses it too)."""
 
 
 def build(path: Path, preload: int, steady: int, articles: int) -> None:
     """Prepare the stream, place all but its last ``articles``, pickle the work and those."""
-    sys.path.insert(0, str(ROOT))
     from agents.cluster_stage import ClusterOptions, ClusterWork
     from agents.prepare_stage import Accepted, PrepareOptions, prepare_batch
     from agents.runtime import keep_survivors, tune_garbage_collector
