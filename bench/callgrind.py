@@ -1,5 +1,5 @@
 """Counting a Python program's instructions with valgrind's callgrind (``bench/instructions.py``,
-``bench/cluster_replay.py``).
+``bench/replay.py``).
 
 Imports nothing of the project: a child counted for another source tree must import that
 tree's modules, not these.

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.cluster_replay import ROOT, build, replay
+import pytest
+
 from bench.e2e import article_ids_of, live_stream, streams_of_run, timeline
+from bench.replay import ROOT, STAGES, build, replay
 from stream.models import StoryUpdate, SummarySentence
 
 
@@ -53,11 +55,13 @@ def test_a_steady_run_measures_the_continuation_of_the_stream_it_warmed_up_on() 
     assert not {a["id"] for a in warming} & {a["id"] for a in measured}
 
 
-def test_the_cluster_replay_places_the_same_way_from_its_checkpoint(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_replay_works_the_same_way_from_its_checkpoint(stage: str, tmp_path: Path) -> None:
     checkpoint = tmp_path / "work.pickle"
-    build(checkpoint, preload=5, steady=60, articles=20)
-    first = replay(ROOT, checkpoint, run=True)
-    second = replay(ROOT, checkpoint, run=True)
+    build(stage, checkpoint, preload=5, steady=60, articles=20)
+    first = replay(stage, ROOT, checkpoint, run=True)
+    second = replay(stage, ROOT, checkpoint, run=True)
     assert first[2] == second[2] == 20
     assert first[1] == second[1]
-    assert replay(ROOT, checkpoint, run=False)[2] == 20  # loading alone places nothing
+    loaded = replay(stage, ROOT, checkpoint, run=False)  # loading alone works on nothing
+    assert loaded[2] == 20 and loaded[1] != first[1]
