@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import numpy as np
 from hypothesis import given, settings
@@ -98,3 +99,53 @@ def test_text_fast_paths_give_what_the_plain_rules_give(text):
 def test_distinct_ids_are_numpys_unique(values):
     ids = np.array(values, dtype=np.int64)
     assert np.array_equal(distinct_ids(ids), np.unique(ids))
+
+
+def _aligned_as_sets(
+    new: list[set[int]], old: list[set[int]], floor: float, match: float
+) -> tuple[float, float]:
+    """The alignment's definition, on sets: rank pairs by containment both ways, take them
+    greedily, each sentence once; the share of each side's terms in the sentences taken."""
+    pairs = []
+    for i, a in enumerate(new):
+        for j, b in enumerate(old):
+            shared = len(a & b)
+            if shared:
+                low = min(shared / len(a), shared / len(b))
+                if low >= floor:
+                    pairs.append((low, i, j))
+    pairs.sort(reverse=True)
+    used_new: set[int] = set()
+    used_old: set[int] = set()
+    for low, i, j in pairs:
+        if low >= match and i not in used_new and j not in used_old:
+            used_new.add(i)
+            used_old.add(j)
+    return (
+        sum(len(new[i]) for i in used_new) / (sum(map(len, new)) or 1),
+        sum(len(old[j]) for j in used_old) / (sum(map(len, old)) or 1),
+    )
+
+
+sentence_terms = st.lists(
+    st.lists(st.sampled_from([f"t{n}" for n in range(14)]), max_size=9), max_size=8
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(sentence_terms, sentence_terms)
+def test_the_vectorised_alignment_is_the_set_alignment(new_terms, old_terms):
+    from types import SimpleNamespace
+
+    from stream.dedup import Alignment, _pack, _Probe, _Stored
+
+    def stored(sentences: list[list[str]]) -> _Stored:
+        terms, offsets = _pack(SimpleNamespace(sentence_terms=sentences))
+        return _Stored("a", datetime(2026, 12, 1, tzinfo=UTC), terms, offsets)
+
+    new, old = stored(new_terms), stored(old_terms)
+    aligned = Alignment(_Probe(new), old, floor=0.3)
+    new_sets = [{hash(t) % 2**32 for t in s} for s in new_terms]
+    old_sets = [{hash(t) % 2**32 for t in s} for s in old_terms]
+    for match in (0.3, 0.5, 0.8):
+        assert aligned.coverage(match) == _aligned_as_sets(new_sets, old_sets, 0.3, match)
