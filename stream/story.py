@@ -12,6 +12,7 @@ import json
 import threading
 import zlib
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import zstandard
@@ -29,6 +30,7 @@ from stream.models import (
     SummarySentence,
 )
 from stream.summarize import SummaryConfig, choose_headline, select
+from stream.text import terms
 
 PACK_LEVEL = 1
 """zstd level of a packed state. On the e2e stream's states (10.4 kB of JSON on average) level 1
@@ -138,6 +140,30 @@ class StoryState(BaseModel):
         self.last_event = max(self.last_event or when, when)
         return True
 
+    @cached_property
+    def title_terms(self) -> dict[str, list[str]]:
+        """Terms of the titles, as the headline is chosen from them (see :meth:`_terms_of_title`).
+
+        Not serialised: kept while the state is kept parsed.
+        """
+        return {}
+
+    def _terms_of_title(self, title: str) -> list[str]:
+        """A title's terms, tokenised once while the state is parsed.
+
+        The headline is chosen on every version from up to ``MAX_TITLES`` titles; their stems
+        were looked up in :mod:`stream.text`'s store of recent sentences, which a busy stream
+        turns over in seconds, so most titles of a story were tokenised again each version
+        (a tenth of the summary helper's work, ``bench/replay.py --stage summary``).
+        """
+        known = self.title_terms
+        found = known.get(title)
+        if found is None:
+            if len(known) >= 2 * MAX_TITLES:  # titles let go of: start again
+                known.clear()
+            found = known[title] = terms(title)
+        return found
+
     def _note_title(self, title: str) -> None:
         """Keep the story's distinct titles, the latest ``MAX_TITLES`` of them.
 
@@ -199,7 +225,7 @@ class StoryState(BaseModel):
             # No new fact: keep the summary exactly; only attributions and lists may grow.
             by_text = {f.text: f for f in self.pool.facts}
             picked = [by_text[t] for t in self.selected if t in by_text]
-        headline = choose_headline(self.titles, picked or self.pool.facts)
+        headline = choose_headline(self.titles, picked or self.pool.facts, self._terms_of_title)
         # Built from our own validated state: constructed, not re-validated (pydantic's
         # validation of every version's lists and maps was 5 % of the core, profiled).
         fields: list[dict[str, Any]] = [

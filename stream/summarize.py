@@ -15,7 +15,7 @@ sumy rates sentences; this layer adds what multi-document news needs and sumy la
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence, Sized
+from collections.abc import Callable, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from itertools import chain
 
@@ -199,14 +199,21 @@ def select(
     return sorted(picked, key=lambda f: (f.time, f.position, f.seq))
 
 
-def choose_headline(titles: Sequence[str], facts: Sequence[Fact]) -> str:
-    """Pick the most central title: closest to the other titles and to the story's facts."""
+def choose_headline(
+    titles: Sequence[str],
+    facts: Sequence[Fact],
+    terms_of: Callable[[str], Sequence[str]] = terms,
+) -> str:
+    """Pick the most central title: closest to the other titles and to the story's facts.
+
+    ``terms_of``: :func:`~stream.text.terms`, or a caller's store of its titles' terms.
+    """
     candidates = [t for t in dict.fromkeys(t.strip() for t in titles) if len(t.split()) >= 3]
     if not candidates:
         return facts[0].text if facts else ""
     if len(candidates) == 1:
         return candidates[0]
-    title_terms = [terms(t) for t in candidates]
+    title_terms = [terms_of(t) for t in candidates]
     story_terms = [t for f in facts[:50] for t in f.terms]
     vectors = _tfidf([*title_terms, story_terms])
     similarity = vectors @ vectors.T
