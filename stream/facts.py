@@ -161,15 +161,17 @@ def _jaccard_if_same(
     # Only terms the sentences have can be shared: the vocabulary is theirs (a few hundred
     # terms), so the one-hot rows stay small and the product cheap (a pool has thousands).
     # Every term of every other is looked up in it at once (a sorted search), not one by one.
+    # float32 0/1 cells: the counts they sum to are exact below 2**24, in half the memory
+    # and time of float64 (the product was a third of this function's time).
     vocabulary = distinct_ids(ids)
-    matrix = np.zeros((len(lengths), len(vocabulary)))
+    matrix = np.zeros((len(lengths), len(vocabulary)), dtype=np.float32)
     matrix[np.repeat(np.arange(len(lengths)), lengths), np.searchsorted(vocabulary, ids)] = 1.0
     other_rows = np.repeat(np.arange(len(other_lengths)), other_lengths)
     found = np.minimum(np.searchsorted(vocabulary, other_ids), len(vocabulary) - 1)
     hit = vocabulary[found] == other_ids
-    other_matrix = np.zeros((len(other_lengths), len(vocabulary)))
+    other_matrix = np.zeros((len(other_lengths), len(vocabulary)), dtype=np.float32)
     other_matrix[other_rows[hit], found[hit]] = 1.0
-    shared = matrix @ other_matrix.T
+    shared = (matrix @ other_matrix.T).astype(np.float64)
     sizes = lengths.astype(float)[:, None]
     other_sizes = other_lengths.astype(float)[None, :]
     jaccard = shared / (sizes + other_sizes - shared)
