@@ -207,6 +207,26 @@ class FactPool(BaseModel):
     max_facts: int = 150
 
     @cached_property
+    def fact_json(self) -> dict[int, str]:
+        """Fact seq -> the fact's JSON, kept while the fact is unchanged; not serialised.
+
+        A story's state is written on every version, and its pool is most of it (30 of 40 kB
+        for the stories a busy stream reaches, ``bench/replay.py --stage summary``), yet few of
+        its facts change from one version to the next. A fact's entry goes when the fact
+        changes (:meth:`add_article` credits it; a merge drops them all).
+        """
+        return {}
+
+    def json_text(self) -> str:
+        """The pool's JSON (``model_dump_json``'s, byte for byte), from its facts' kept JSON."""
+        kept = self.fact_json
+        for fact in [f for f in self.facts if f.seq not in kept]:
+            kept[fact.seq] = fact.model_dump_json()
+        facts = ",".join(map(kept.__getitem__, [f.seq for f in self.facts]))
+        rest = self.model_dump_json(exclude={"facts"})  # "facts" is the first field
+        return f'{{"facts":[{facts}],{rest[1:]}'
+
+    @cached_property
     def concept_articles(self) -> dict[str, dict[str, int]]:
         """Concept -> article id -> how many facts of that article carry the concept.
 
@@ -274,6 +294,7 @@ class FactPool(BaseModel):
     def _forget_derived(self) -> None:
         self.__dict__.pop("concept_articles", None)
         self.__dict__.pop("term_index", None)
+        self.__dict__.pop("fact_json", None)
 
     def find(self, sentence_terms: Collection[str]) -> Fact | None:
         """Return the fact a sentence restates, if any (best term overlap wins)."""
@@ -312,6 +333,7 @@ class FactPool(BaseModel):
         credited: list[Fact] = []
         new_at: dict[int, Fact] = {}  # sentence index -> the new fact it became
         seq = self.next_seq  # counted here, set once: a model's attribute write is slow
+        kept_json = self.fact_json
         for index, ((position, text, sentence_terms), match) in enumerate(
             zip(candidates, matches, strict=True)
         ):
@@ -325,6 +347,7 @@ class FactPool(BaseModel):
                 if scores[best] >= 0:
                     fact = new_at[earlier_ones[best]]
             if fact is not None:
+                kept_json.pop(fact.seq, None)
                 if article.id not in fact.article_ids:
                     fact.article_ids.append(article.id)
                     credited.append(fact)
@@ -376,9 +399,11 @@ class FactPool(BaseModel):
         )
         drop = {-key[3] for key in ranked}
         kept = [f.seq not in drop for f in self.facts]
+        kept_json = self.fact_json
         for fact, keeps in zip(self.facts, kept, strict=True):
             if not keeps:
                 self._credit(fact, fact.article_ids, sign=-1)
+                kept_json.pop(fact.seq, None)
         self.facts = [f for f, keeps in zip(self.facts, kept, strict=True) if keeps]
         if "term_index" in self.__dict__:
             held_ids, held_lengths = self.term_index

@@ -213,6 +213,30 @@ def test_a_packed_state_reads_back_whole_and_so_do_the_formats_stored_before():
     assert StoryState.unpack(zlib.compress(as_json.encode(), 1)).model_dump_json() == as_json
 
 
+def test_a_state_written_from_kept_fact_json_is_pydantics_json_byte_for_byte():
+    """Facts change (credited, moved up, dropped, merged) between writes; none goes stale."""
+    state = StoryState(story_id="s")
+    state.pool.max_facts = 5  # so adding articles drops facts too
+    other = StoryState(story_id="t")
+    when = datetime(2026, 5, 1, tzinfo=UTC)
+    steps = [
+        (state, article("a", "\n\n".join(STRIKE), source="Wire", title="Dockworkers strike")),
+        (state, article("b", "\n\n".join(STRIKE[::-1]), source="Metro", title="Port strike")),
+        (state, article("c", "\n\n".join(QUAKE), source="Wire", title="Quake hits coast")),
+        (other, article("d", "\n\n".join(QUAKE[::-1]), source="Coast", title="Coast quake")),
+        (state, article("e", "\n\n".join(STRIKE[1:]), source="Daily", title="Strike goes on")),
+    ]
+    for target, item in steps:
+        target.add(item, "a" if item.id == "b" else None, DedupKind.SYNDICATED)
+        target.render(when)
+        assert target.json_text() == target.model_dump_json()
+        assert StoryState.unpack(target.pack()).json_text() == target.model_dump_json()
+    state.absorb(other)
+    state.render(when)
+    assert state.json_text() == state.model_dump_json()
+    assert any(len(f.article_ids) > 1 for f in state.pool.facts)
+
+
 def test_summary_never_repeats_a_fact_and_respects_budget():
     a = article("a", "\n\n".join(STRIKE), source="Wire", title="Dockworkers strike")
     b = article("b", "\n\n".join(STRIKE[::-1]), source="Other", title="Port strike")
