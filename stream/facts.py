@@ -20,7 +20,7 @@ from itertools import chain
 import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
-from stream.models import PreparedArticle
+from stream.models import PreparedArticle, construct_trusted, every_field
 from stream.quality import is_summary_worthy, strip_dateline
 from stream.sumy_scoring import TfRow, lexrank_tf
 from stream.text import distinct_ids, term_ids, terms
@@ -104,7 +104,7 @@ def fact_terms(sentence_terms: Iterable[str]) -> list[str]:
     return sorted(set(map(sys.intern, sentence_terms)))
 
 
-_EVERY_FIELD: set[str] = set(Fact.model_fields)
+_EVERY_FIELD: set[str] = every_field(Fact)
 """The fields set every fact shares (see :func:`_share_fields_set`)."""
 
 
@@ -358,7 +358,8 @@ class FactPool(BaseModel):
                 continue
             if copy_of is not None or not is_summary_worthy(text):
                 continue
-            fact = Fact.model_construct(
+            fact = construct_trusted(
+                Fact,
                 text=text,
                 terms=fact_terms(sentence_terms),
                 article_ids=[article.id],
@@ -366,7 +367,6 @@ class FactPool(BaseModel):
                 time=article.event_time,
                 position=position,
                 seq=seq,
-                _fields_set=_EVERY_FIELD,
             )
             seq += 1
             self.facts.append(fact)

@@ -8,9 +8,10 @@ JSON Schemas in ``schemas/`` are generated from these classes (``make schemas``)
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -25,6 +26,65 @@ def as_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    names: tuple[str, ...]
+    """The fields, in order: pydantic serialises a model that allows extra fields in the order
+    of its ``__dict__``."""
+    fields: set[str]
+    extra_allowed: bool
+    """``model_construct`` leaves {} in ``__pydantic_extra__`` then, else None."""
+    plain: bool
+    """No post-init hook: nothing to run after the fields are set."""
+
+
+_SHAPES: dict[type[BaseModel], _Shape] = {}
+
+
+def _shape(model: type[BaseModel]) -> _Shape:
+    shape = _SHAPES.get(model)
+    if shape is None:
+        names = tuple(model.model_fields)
+        allowed = model.model_config.get("extra") == "allow"
+        plain = model.__pydantic_post_init__ is None
+        shape = _SHAPES[model] = _Shape(names, set(names), allowed, plain)
+    return shape
+
+
+def every_field(model: type[BaseModel]) -> set[str]:
+    """The names of a model's fields: one set per model, shared by its trusted instances."""
+    return _shape(model).fields
+
+
+def construct_trusted(model: type[_Model], **values: Any) -> _Model:
+    """What ``model.model_construct(**values)`` builds, from values we made, every field given.
+
+    ``model_construct`` walks each field's aliases and defaults in Python: 4.7 us a fact
+    against 1.8-2.1 us here, and the summary helper makes 16 models an article (facts,
+    summary sentences, versions). The instance is set up as ``model_construct`` sets it up (its
+    fields in order), except that it shares the model's one set of field names (all are set;
+    pydantic only ever adds names to that set). Anything else (a field missing or unknown, a
+    post-init hook) goes through ``model_construct``.
+    """
+    shape = _SHAPES.get(model) or _shape(model)
+    if tuple(values) != shape.names:
+        if values.keys() != shape.fields or not shape.plain:
+            return model.model_construct(**values)
+        values = {name: values[name] for name in shape.names}
+    elif not shape.plain:
+        return model.model_construct(**values)
+    instance = model.__new__(model)
+    _set = object.__setattr__
+    _set(instance, "__dict__", values)
+    _set(instance, "__pydantic_fields_set__", shape.fields)
+    _set(instance, "__pydantic_extra__", {} if shape.extra_allowed else None)
+    _set(instance, "__pydantic_private__", None)
+    return instance
 
 
 class _Message(BaseModel):

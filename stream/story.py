@@ -28,6 +28,7 @@ from stream.models import (
     PreparedArticle,
     StoryUpdate,
     SummarySentence,
+    construct_trusted,
 )
 from stream.summarize import SummaryConfig, choose_headline, select
 from stream.text import terms
@@ -243,7 +244,7 @@ class StoryState(BaseModel):
             {"text": f.text, "article_ids": list(f.article_ids), "sources": list(f.sources)}
             for f in picked
         ]
-        sentences = [SummarySentence.model_construct(**f) for f in fields]
+        sentences = [construct_trusted(SummarySentence, **f) for f in fields]
         digest = hashlib.blake2b(
             repr(
                 (
@@ -264,7 +265,8 @@ class StoryState(BaseModel):
         self.content_hash = digest
         self.version += 1
         self.updated_at = now
-        return StoryUpdate.model_construct(
+        return construct_trusted(
+            StoryUpdate,
             story_id=self.story_id,
             version=self.version,
             updated_at=now,

@@ -237,6 +237,31 @@ def test_a_state_written_from_kept_fact_json_is_pydantics_json_byte_for_byte():
     assert any(len(f.article_ids) > 1 for f in state.pool.facts)
 
 
+def test_a_trusted_construction_is_what_pydantic_constructs():
+    from stream.facts import Fact
+    from stream.models import StoryUpdate, SummarySentence, construct_trusted
+
+    when = datetime(2026, 5, 1, tzinfo=UTC)
+    sentence = {"text": "Talks resume.", "article_ids": ["a"], "sources": ["Wire"]}
+    fact = {**sentence, "terms": ["talk"], "time": when, "position": 0, "seq": 3}
+    update = {
+        **dict.fromkeys(["story_id", "headline"], "s"),
+        **dict.fromkeys(["updated_at", "first_seen", "last_event"], when),
+        **dict.fromkeys(
+            ["sentences", "new_sentences", "article_ids", "sources", "merged_from"], []
+        ),
+        **dict.fromkeys(["source_times", "duplicates", "syndicated"], {}),
+        "version": 1,
+    }
+    for model, values in [(SummarySentence, sentence), (Fact, fact), (StoryUpdate, update)]:
+        ours, theirs = construct_trusted(model, **values), model.model_construct(**values)
+        assert ours == theirs and ours.model_dump_json() == theirs.model_dump_json()
+        assert ours.model_fields_set == theirs.model_fields_set
+        assert ours.model_extra == theirs.model_extra
+    # Not every field given: pydantic's own construction.
+    assert construct_trusted(SummarySentence, text="x").model_fields_set == {"text"}
+
+
 def test_summary_never_repeats_a_fact_and_respects_budget():
     a = article("a", "\n\n".join(STRIKE), source="Wire", title="Dockworkers strike")
     b = article("b", "\n\n".join(STRIKE[::-1]), source="Other", title="Port strike")
