@@ -43,6 +43,7 @@ from datasketch import MinHash
 from stream.features import ArticleFeatures
 from stream.lsh import BandIndex
 from stream.models import DedupKind, DedupVerdict
+from stream.text import distinct_ids
 
 NUM_PERM = 128
 BANDS, ROWS = 64, 2
@@ -96,7 +97,7 @@ def _pack(features: ArticleFeatures) -> tuple[np.ndarray, np.ndarray]:
     lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
     hashed = np.fromiter(map(hash, chain.from_iterable(sentences)), dtype=np.int64)
     rows = np.repeat(np.arange(len(sentences), dtype=np.uint64), lengths)
-    keys = np.unique((rows << np.uint64(32)) | hashed.astype(np.uint32).astype(np.uint64))
+    keys = distinct_ids((rows << np.uint64(32)) | hashed.astype(np.uint32).astype(np.uint64))
     offsets = np.searchsorted(keys >> np.uint64(32), np.arange(len(sentences) + 1))
     return keys.astype(np.uint32), offsets.astype(np.uint32)
 
@@ -111,9 +112,10 @@ class _Probe:
     __slots__ = ("incidence", "sizes", "vocabulary")
 
     def __init__(self, stored: _Stored) -> None:
-        self.vocabulary, columns = np.unique(stored.terms, return_inverse=True)
+        self.vocabulary = distinct_ids(stored.terms)
         self.sizes = stored.sizes
         self.incidence = np.zeros((len(self.sizes), len(self.vocabulary)), dtype=np.float32)
+        columns = np.searchsorted(self.vocabulary, stored.terms)
         self.incidence[np.repeat(np.arange(len(self.sizes)), self.sizes), columns] = 1.0
 
 
