@@ -213,7 +213,9 @@ class FactPool(BaseModel):
         A story's state is written on every version, and its pool is most of it (30 of 40 kB
         for the stories a busy stream reaches, ``bench/replay.py --stage summary``), yet few of
         its facts change from one version to the next. A fact's entry goes when the fact
-        changes (:meth:`add_article` credits it; a merge drops them all).
+        changes (:meth:`add_article` credits it; a merge drops them all). The price: about
+        30 kB more a busy parsed state (the helpers' peak RSS at the e2e steady state 2,309 MB
+        against 2,250 MB).
         """
         return {}
 

@@ -166,7 +166,7 @@ class StoryState(BaseModel):
         The headline is chosen on every version from up to ``MAX_TITLES`` titles; their stems
         were looked up in :mod:`stream.text`'s store of recent sentences, which a busy stream
         turns over in seconds, so most titles of a story were tokenised again each version
-        (a tenth of the summary helper's work, ``bench/replay.py --stage summary``).
+        (4 % of the summary work's instructions, ``bench/replay.py --stage summary --count``).
         """
         known = self.title_terms
         found = known.get(title)
