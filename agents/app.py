@@ -286,13 +286,7 @@ def build_app(settings: Settings) -> faust.App:
 
     story_sweeps = _Every(EVICTION_SWEEP_EVERY)
     summary = SummaryShards(
-        SummaryOptions(
-            words=settings.summary_words,
-            breaking_outlets=settings.breaking_outlets,
-            breaking_minutes=settings.breaking_minutes,
-            resume_quiet_hours=settings.resume_quiet_hours,
-            live_states=LIVE_STATES,
-        ),
+        SummaryOptions.from_settings(settings, LIVE_STATES),
         in_helper=settings.summary_process,
         helpers=settings.summary_processes,
     )

@@ -25,12 +25,16 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from agents.helpers import run_kept_work, spawn_helpers
 from stream.alerts import AlertRules
 from stream.models import Alert, Assignment, StoryUpdate, utc_now
 from stream.story import StoryState
 from stream.summarize import SummaryConfig
+
+if TYPE_CHECKING:
+    from agents.settings import Settings
 
 log = logging.getLogger("storystream")
 
@@ -44,6 +48,17 @@ class SummaryOptions:
     breaking_minutes: float
     resume_quiet_hours: float
     live_states: int = 5_000
+
+    @classmethod
+    def from_settings(cls, settings: Settings, live_states: int) -> SummaryOptions:
+        """The options a worker with these settings summarises with."""
+        return cls(
+            words=settings.summary_words,
+            breaking_outlets=settings.breaking_outlets,
+            breaking_minutes=settings.breaking_minutes,
+            resume_quiet_hours=settings.resume_quiet_hours,
+            live_states=live_states,
+        )
 
 
 @dataclass(slots=True)

@@ -95,17 +95,21 @@ def prepared_stream(preload: int, steady: int, articles: int) -> tuple[list[byte
     return values, len(values) - len(items)
 
 
-def placed_batches(values: list[bytes]) -> Iterator[tuple[Any, list[bytes]]]:
-    """Place ``values`` in the clustering helper's batches: (its outcome, the batch)."""
+def cluster_work() -> Any:
+    """The clustering helper's work, as the e2e worker configures it."""
     from agents.cluster_stage import ClusterOptions, ClusterWork
+
+    return ClusterWork(ClusterOptions(partition_by="section"))
+
+
+def placed_batches(work: Any, values: list[bytes]) -> Iterator[tuple[Any, list[bytes]]]:
+    """Place ``values`` with ``work`` in the clustering helper's batches: (outcome, batch)."""
     from agents.runtime import keep_survivors
 
-    work = ClusterWork(ClusterOptions(partition_by="section"))
     for start in range(0, len(values), BATCH):
         batch = values[start : start + BATCH]
         yield work.run(batch, []), batch
         keep_survivors()
-    yield work, []  # last: the work itself, for a checkpoint of it
 
 
 def build(stage: str, path: Path, preload: int, steady: int, articles: int) -> None:
@@ -115,8 +119,9 @@ def build(stage: str, path: Path, preload: int, steady: int, articles: int) -> N
     tune_garbage_collector()
     values, cut = prepared_stream(preload, steady, articles)
     if stage == "cluster":
-        placed = placed_batches(values[:cut])
-        *_, (work, _) = placed
+        work = cluster_work()
+        for _ in placed_batches(work, values[:cut]):
+            pass
         checkpoint: tuple[Any, ...] = (work, values[cut:])
     else:
         checkpoint = build_summary(values, cut)
@@ -139,9 +144,7 @@ def build_summary(values: list[bytes], cut: int) -> tuple[Any, ...]:
     left: list[list[tuple[bytes, bytes]]] = []
     pending: list[tuple[bytes, bytes]] = []
     done = 0
-    for outcome, batch in placed_batches(values):
-        if not batch:
-            break
+    for outcome, batch in placed_batches(cluster_work(), values):
         commands = pending + [c for placed in outcome.placed for c in placed.commands]
         done += len(batch)
         if done > cut:
@@ -159,14 +162,7 @@ def summary_work() -> tuple[Any, dict[str, bytes]]:
     from agents.settings import Settings
     from agents.summary_stage import SummaryOptions, SummaryShards
 
-    settings = Settings()
-    options = SummaryOptions(
-        words=settings.summary_words,
-        breaking_outlets=settings.breaking_outlets,
-        breaking_minutes=settings.breaking_minutes,
-        resume_quiet_hours=settings.resume_quiet_hours,
-        live_states=LIVE_STATES,
-    )
+    options = SummaryOptions.from_settings(Settings(), LIVE_STATES)
     return SummaryShards(options, in_helper=False), {}
 
 
