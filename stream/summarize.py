@@ -72,8 +72,12 @@ def _weigh(counts: np.ndarray) -> np.ndarray:
     """TF-IDF rows, normalised, of a term-count matrix (document frequencies from its rows)."""
     df = (counts > 0).sum(axis=0)
     matrix = counts * (np.log((1 + len(counts)) / (1 + df)) + 1.0)
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    normalised: np.ndarray = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+    # ``np.linalg.norm(matrix, axis=1)``'s own arithmetic (it sums the squares with add.reduce),
+    # without its dispatch; a row of zeros keeps norm 1 and stays zeros, as the masked divide
+    # left it. Both run on every version, for the selection and the headline.
+    norms = np.sqrt(np.add.reduce(matrix * matrix, axis=1, keepdims=True))
+    norms[norms == 0] = 1.0
+    normalised: np.ndarray = matrix / norms
     return normalised
 
 
