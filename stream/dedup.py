@@ -43,7 +43,7 @@ from datasketch import MinHash
 from stream.features import ArticleFeatures
 from stream.lsh import BandIndex
 from stream.models import DedupKind, DedupVerdict
-from stream.text import distinct_ids
+from stream.text import columns_in, distinct_ids
 
 NUM_PERM = 128
 BANDS, ROWS = 64, 2
@@ -277,8 +277,7 @@ class Alignment:
         vocabulary = new.vocabulary
         if not len(vocabulary) or not len(old.terms):
             return
-        columns = np.minimum(np.searchsorted(vocabulary, old.terms), len(vocabulary) - 1)
-        known = vocabulary[columns] == old.terms
+        columns, known = columns_in(vocabulary, old.terms)
         rows = np.repeat(np.arange(len(old_sizes)), old_sizes)
         incidence = np.zeros((len(old_sizes), len(vocabulary)), dtype=np.float32)
         incidence[rows[known], columns[known]] = 1.0

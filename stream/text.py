@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from itertools import islice
@@ -130,6 +131,72 @@ def distinct_ids(ids: np.ndarray) -> np.ndarray:
     np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
     distinct: np.ndarray = ordered[first]
     return distinct
+
+
+class _IdTable:
+    """A scratch hash table: ids to their columns in a small vocabulary (:func:`columns_in`).
+
+    Addressed by an id's low bits: term ids are string hashes, whose low bits are as good as
+    random. An empty slot holds column 0, which the check of every candidate then rejects;
+    emptied again after each call. One a thread (:func:`_id_table`).
+    """
+
+    BITS = 15
+    MAX_LOST = 8
+    """Vocabulary ids that may lose their slot to another before the sorted search is cheaper."""
+
+    def __init__(self) -> None:
+        self.columns = np.zeros(1 << self.BITS, dtype=np.intp)
+
+    def find(self, vocabulary: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mask = (1 << self.BITS) - 1
+        own = np.arange(len(vocabulary))
+        slots = (vocabulary & mask).astype(np.intp, copy=False)
+        table = self.columns
+        table[slots] = own  # two ids in one slot: the later keeps it, the other is lost
+        lost = np.flatnonzero(table[slots] != own)
+        columns = table[(ids & mask).astype(np.intp, copy=False)]
+        table[slots] = 0
+        if len(lost) > self.MAX_LOST:
+            return _sorted_columns(vocabulary, ids)
+        found = vocabulary[columns] == ids
+        for column in lost.tolist():  # usually none or one or two
+            same = ids == vocabulary[column]
+            columns[same] = column
+            found |= same
+        return columns, found
+
+
+_ID_TABLES = threading.local()
+
+
+def _id_table() -> _IdTable:
+    table: _IdTable | None = getattr(_ID_TABLES, "table", None)
+    if table is None:
+        table = _ID_TABLES.table = _IdTable()
+    return table
+
+
+def columns_in(vocabulary: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each id sits in ``vocabulary`` (:func:`distinct_ids`' output): (column, found).
+
+    ``vocabulary[column] == id`` where ``found``; elsewhere ``column`` is some valid column.
+    Many ids are looked up in a hash table: a sorted search of unsorted keys is a binary search
+    a key, with a mispredicted branch a step, 77 us for the 2,000 term ids of a story's fact
+    pool in a 220-term article vocabulary (the same-fact product's largest cost) against 18 us.
+    Below about a thousand ids the sorted search is the faster (250: 6 against 11 us).
+    """
+    if len(ids) < 1024 or not 0 < len(vocabulary) <= (1 << _IdTable.BITS) // 64:
+        return _sorted_columns(vocabulary, ids)
+    return _id_table().find(vocabulary, ids)
+
+
+def _sorted_columns(vocabulary: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if not len(vocabulary):
+        return np.zeros(len(ids), dtype=np.intp), np.zeros(len(ids), dtype=bool)
+    columns = np.minimum(np.searchsorted(vocabulary, ids), len(vocabulary) - 1)
+    found: np.ndarray = vocabulary[columns] == ids
+    return columns, found
 
 
 def terms(text: str) -> list[str]:

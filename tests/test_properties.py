@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from stream.clean import clean_paragraphs
 from stream.prepare import Rejected, parse_article
 from stream.story import StoryState
-from stream.text import distinct_ids
+from stream.text import columns_in, distinct_ids
 from stream.tracker import StoryTracker
 
 words = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=400)
@@ -99,6 +99,31 @@ def test_text_fast_paths_give_what_the_plain_rules_give(text):
 def test_distinct_ids_are_numpys_unique(values):
     ids = np.array(values, dtype=np.int64)
     assert np.array_equal(distinct_ids(ids), np.unique(ids))
+
+
+@given(
+    st.lists(st.integers(min_value=0, max_value=2**32 - 1), min_size=1, max_size=200),
+    st.lists(st.integers(min_value=0, max_value=2**32 - 1), max_size=40),
+    st.lists(st.integers(min_value=1, max_value=2**16), max_size=20),
+    st.sampled_from([np.uint32, np.int64]),
+    st.integers(min_value=1, max_value=3000),
+)
+def test_columns_in_is_a_sorted_search_and_check(values, strangers, twins, dtype, size):
+    """The hash table path (1,024 ids or more) and the sorted search agree; ``twins`` share an
+    id's low 15 bits (the table's slot), the case a hash table can get wrong."""
+    base = list(values)
+    base += [(values[i % len(values)] ^ (t << 15)) & 0xFFFFFFFF for i, t in enumerate(twins)]
+    vocabulary = distinct_ids(np.array(base, dtype=dtype))
+    pool = np.array(base + strangers, dtype=dtype)
+    ids = np.resize(pool, size)
+    from stream.text import _id_table
+
+    columns, found = columns_in(vocabulary, ids)
+    expected = np.minimum(np.searchsorted(vocabulary, ids), len(vocabulary) - 1)
+    assert np.array_equal(found, vocabulary[expected] == ids)
+    assert np.array_equal(columns[found], expected[found])
+    assert columns.min() >= 0 and columns.max() < len(vocabulary)
+    assert not _id_table().columns.any()  # emptied: a later call's stale columns could overrun
 
 
 def _aligned_as_sets(
