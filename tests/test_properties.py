@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from stream.clean import clean_paragraphs
 from stream.prepare import Rejected, parse_article
 from stream.story import StoryState
-from stream.text import columns_in, distinct_ids
+from stream.text import _id_table, _IdTable, columns_in, distinct_ids
 from stream.tracker import StoryTracker
 
 words = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=400)
@@ -110,14 +110,13 @@ def test_distinct_ids_are_numpys_unique(values):
 )
 def test_columns_in_is_a_sorted_search_and_check(values, strangers, twins, dtype, size):
     """The hash table path (1,024 ids or more) and the sorted search agree; ``twins`` share an
-    id's low 15 bits (the table's slot), the case a hash table can get wrong."""
+    id's low bits (the table's slot), the case a hash table can get wrong."""
     base = list(values)
-    base += [(values[i % len(values)] ^ (t << 15)) & 0xFFFFFFFF for i, t in enumerate(twins)]
+    shift = _IdTable.BITS
+    base += [(values[i % len(values)] ^ (t << shift)) & 0xFFFFFFFF for i, t in enumerate(twins)]
     vocabulary = distinct_ids(np.array(base, dtype=dtype))
     pool = np.array(base + strangers, dtype=dtype)
     ids = np.resize(pool, size)
-    from stream.text import _id_table
-
     columns, found = columns_in(vocabulary, ids)
     expected = np.minimum(np.searchsorted(vocabulary, ids), len(vocabulary) - 1)
     assert np.array_equal(found, vocabulary[expected] == ids)
