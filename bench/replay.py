@@ -24,7 +24,10 @@ code, more than what is left to gain in one change; ``--count`` runs the replay 
 ``valgrind --tool=callgrind`` for each source tree given (two at a time, hash seed fixed, as
 ``bench/instructions.py``), minus a run that only loads the checkpoint, and prints
 instructions an article. The checkpoint is made by this tree's code and read by each tree's:
-trees whose state differs in shape need a checkpoint each.
+trees whose state differs in shape need a checkpoint each. It holds the work as it was kept
+when built, caches included: after a change to what a parsed state keeps, delete it and build
+it again, or the replay measures states no running helper has (session 25: a checkpoint older
+than the kept fact JSON made three times the fact JSON a running helper makes).
 """
 
 from __future__ import annotations
