@@ -8,6 +8,7 @@ help text and the offline commands (``cluster``, ``summarize``) that need no bro
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -68,11 +69,14 @@ def worker() -> None:
     """Run the faust worker (prepare, cluster, summarise agents) until stopped."""
     from agents.app import build_app
     from agents.logs import faust_worker_class, setup_logging
-    from agents.runtime import tune_garbage_collector
+    from agents.runtime import allocator_in_use, run_under_mimalloc, tune_garbage_collector
     from agents.topics import ensure_topics
 
     settings = _settings()
     setup_logging(settings.log_level)
+    if settings.allocator == "mimalloc":
+        run_under_mimalloc()  # returns only once it is (or cannot be)
+    logging.getLogger("storystream").info("allocator: %s", allocator_in_use())
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     ensure_topics(settings)
     app = build_app(settings)

@@ -1,8 +1,21 @@
-"""Process-wide tuning of a worker's Python runtime."""
+"""Process-wide tuning of a worker's Python runtime: its memory allocator and its collector."""
 
 from __future__ import annotations
 
 import gc
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from importlib import metadata
+from pathlib import Path
+
+log = logging.getLogger("storystream")
+
+MIMALLOC_DISTRIBUTION = "cmeel-mimalloc"
+"""The wheel that ships mimalloc's shared library (a dependency of ours on Linux)."""
+
+HUGE_PAGES_SETTING = Path("/sys/kernel/mm/transparent_hugepage/enabled")
 
 YOUNG_GENERATION = 50_000
 """Allocations between young-generation collections (CPython's default: 700)."""
@@ -36,3 +49,91 @@ def keep_survivors() -> None:
     """
     gc.collect(0)
     gc.freeze()
+
+
+def mimalloc_library() -> Path | None:
+    """The shared library of mimalloc as :data:`MIMALLOC_DISTRIBUTION` installed it, if it did."""
+    try:
+        files = metadata.distribution(MIMALLOC_DISTRIBUTION).files or []
+    except metadata.PackageNotFoundError:
+        return None
+    for file in files:
+        if file.name == "libmimalloc.so":
+            path = Path(str(file.locate()))
+            return path if path.is_file() else None
+    return None
+
+
+def mimalloc_environment(environ: Mapping[str, str], library: Path) -> dict[str, str] | None:
+    """``environ`` for a process whose every allocation goes to mimalloc on huge pages.
+
+    None when ``environ`` already is that: the variables are read once, when a process starts
+    (``LD_PRELOAD`` by the dynamic loader, ``PYTHONMALLOC`` by the interpreter), so a process
+    that lacks them must start again with them.
+
+    - ``PYTHONMALLOC=malloc``: Python's small objects too, not only its large blocks (pymalloc
+      takes its own 1 MiB arenas from the system, which no allocator can back by huge pages).
+    - ``LD_PRELOAD``: mimalloc answers ``malloc`` for Python, numpy and every extension.
+    - ``MIMALLOC_ALLOW_LARGE_OS_PAGES=1``: its memory is asked for in 2 MiB pages (transparent
+      huge pages, which hosts grant on request: the kernel's default ``madvise`` mode).
+
+    Why: a helper holds 1-2 GB of story state that every article reads here and there, and
+    with 4 kB pages the processor spent much of that reading walking page tables, more so on
+    cores shared with four other processes. On machine B the clustering work replayed in
+    1,275-1,324 us an article against 1,519-1,569 (the allocator alone, without huge pages:
+    1,493-1,556), and one worker at 300 articles/s offered sustained 289 against 246-252
+    (``bench/e2e.py``, README "Session 26").
+    """
+    preloaded = environ.get("LD_PRELOAD", "").replace(" ", ":").split(":")
+    if str(library) in preloaded and environ.get("PYTHONMALLOC") == "malloc":
+        return None
+    return {
+        **environ,
+        "LD_PRELOAD": ":".join([str(library), *filter(None, preloaded)]),
+        "PYTHONMALLOC": "malloc",
+        "MIMALLOC_ALLOW_LARGE_OS_PAGES": environ.get("MIMALLOC_ALLOW_LARGE_OS_PAGES", "1"),
+    }
+
+
+def run_under_mimalloc() -> None:
+    """Start this process again under mimalloc (see :func:`mimalloc_environment`), unless it is.
+
+    Call first thing: ``exec`` replaces the process with the same command line, so nothing
+    done before survives. Helper processes (spawned, never forked) inherit the environment.
+    The process goes on as it is without the library (a platform without the wheel) and on a
+    host that grants no huge pages: there mimalloc alone was no faster than pymalloc.
+    """
+    library = mimalloc_library()
+    if library is None:
+        log.warning("mimalloc not installed (%s): Python's own allocator", MIMALLOC_DISTRIBUTION)
+        return
+    if not huge_pages_granted():
+        log.warning("the host grants no transparent huge pages: Python's own allocator")
+        return
+    environment = mimalloc_environment(os.environ, library)
+    if environment is not None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # The same interpreter and command line: nothing a shell would add.
+        os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], environment)  # noqa: S606
+
+
+def huge_pages_granted(setting: Path = HUGE_PAGES_SETTING) -> bool:
+    """Whether the kernel backs memory with transparent huge pages (always, or when asked)."""
+    try:
+        mode = setting.read_text()
+    except OSError:
+        return False
+    return "[always]" in mode or "[madvise]" in mode
+
+
+def allocator_in_use(pid: int | None = None) -> str:
+    """Which allocator serves a process (this one by default): ``mimalloc`` or ``python``."""
+    proc = Path("/proc") / (str(pid) if pid is not None else "self")
+    try:
+        maps = (proc / "maps").read_text()
+        environ = (proc / "environ").read_bytes().split(b"\0")
+    except OSError:
+        return "python"
+    preloaded = "libmimalloc" in maps and b"PYTHONMALLOC=malloc" in environ
+    return "mimalloc" if preloaded else "python"

@@ -118,6 +118,10 @@ class Settings(BaseSettings):
     resume_quiet_hours: float = Field(
         default=6, gt=0, description="Alert 'resumed': new coverage after this long quiet."
     )
+    allocator: Literal["mimalloc", "python"] = Field(
+        default="mimalloc",
+        description="The worker's memory allocator: mimalloc on huge pages, or Python's own.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING"
 
     @field_validator("log_level", mode="before")

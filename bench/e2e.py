@@ -53,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agents.demo import start_worker, stop_worker, wait_until_consuming  # noqa: E402
 from agents.feeds import make_consumer, make_producer  # noqa: E402
+from agents.runtime import allocator_in_use  # noqa: E402
 from agents.settings import Settings  # noqa: E402
 from bench.kafka_env import (  # noqa: E402
     broker,
@@ -339,6 +340,7 @@ class RunResult:
     seconds: float
     load_cpu: float  # this process: the generator's producer and update consumer
     stolen: float = 0.0  # CPU seconds the hypervisor took for other tenants meanwhile
+    allocator: str = "python"  # the workers' (agents.runtime.allocator_in_use)
     hops: dict[str, list[float]] = field(default_factory=dict)  # seconds per stage, by article
     timeline: list[tuple[float, float, float, int]] = field(default_factory=list)
 
@@ -494,6 +496,7 @@ def run(
             trace.write_text(json.dumps({"columns": ["id", "sent", *HOP_ENDS], "rows": rows}))
     finally:
         stop.set()
+        allocator = "/".join(sorted({allocator_in_use(p.pid) for p in processes}))
         rss = [peak_rss_mb(p.pid) for p in processes]
         helper_rss = [sum(peak_rss_mb(h) for h in descendants(p.pid)) for p in processes]
         for process in processes:
@@ -525,6 +528,7 @@ def run(
         hops=hops,
         timeline=timeline(clock.sent, clock.seen, measured),
         stolen=stolen,
+        allocator=allocator,
     )
 
 
@@ -736,7 +740,8 @@ def main() -> None:
         f"{'max' if args.rate <= 0 else f'{args.rate:g}/s'}, {args.preload:,} stories "
         f"preloaded, {args.warmup:g} s of warm-up{past}, debounce {args.debounce:g} s, "
         f"{args.helpers} prepare helper process(es) a worker, 4 partitions by section, "
-        f"2 cores shared, load generator at nice {args.load_nice}"
+        f"2 cores shared, load generator at nice {args.load_nice}, "
+        f"worker allocator {results[0].allocator}"
     )
     print(
         f"machine: {cpu_model()}; {interpreter()}; core {reference:.2f} ms an article with "

@@ -55,6 +55,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from agents.runtime import allocator_in_use, run_under_mimalloc  # noqa: E402
 from bench.callgrind import HASH_SEED, callgrind  # noqa: E402
 
 BATCH = 40
@@ -256,6 +257,12 @@ def main() -> None:
         help="pickle of the stage's work (default: in the temp dir, named by the arguments)",
     )
     parser.add_argument("--count", nargs="+", type=Path, metavar="TREE", help="source trees")
+    parser.add_argument(
+        "--allocator",
+        choices=("mimalloc", "python"),
+        default="mimalloc",
+        help="timed replays: the worker's default (mimalloc on huge pages), or Python's own",
+    )
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if os.environ.get("PYTHONHASHSEED") != HASH_SEED:
@@ -274,9 +281,13 @@ def main() -> None:
         print(f"building {path} ({args.preload + args.steady:,} articles first)...", flush=True)
         build(args.stage, path, args.preload, args.steady, args.articles)
     if not args.count:
+        if args.allocator == "mimalloc":  # as the helpers run (callgrind counts without it)
+            run_under_mimalloc()
         seconds, digest, done = replay(args.stage, ROOT, path, run=True)
-        print("| stage | articles | us an article | digest |\n| --- | --- | --- | --- |")
-        print(f"| {args.stage} | {done:,} | {1e6 * seconds / done:,.0f} | {digest} |")
+        print("| stage | allocator | articles | us an article | digest |")
+        print("| --- | --- | --- | --- | --- |")
+        per_article = 1e6 * seconds / done
+        print(f"| {args.stage} | {allocator_in_use()} | {done:,} | {per_article:,.0f} | {digest} |")
         return
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is needed: apt-get install valgrind")
