@@ -77,12 +77,12 @@ def mimalloc_environment(environ: Mapping[str, str], library: Path) -> dict[str,
     - ``MIMALLOC_ALLOW_LARGE_OS_PAGES=1``: its memory is asked for in 2 MiB pages (transparent
       huge pages, which hosts grant on request: the kernel's default ``madvise`` mode).
 
-    Why: a helper holds 1-2 GB of story state that every article reads here and there, and
-    with 4 kB pages the processor spent much of that reading walking page tables, more so on
-    cores shared with four other processes. On machine B the clustering work replayed in
-    1,275-1,324 us an article against 1,519-1,569 (the allocator alone, without huge pages:
-    1,493-1,556), and one worker at 300 articles/s offered sustained 289 against 246-252
-    (``bench/e2e.py``, README "Session 26").
+    Why: a helper holds 1-2 GB of story state that every article reads here and there; on
+    4 kB pages each of those reads may first miss the processor's address translation cache
+    (inferred: mimalloc on small pages is no faster, the gain is the huge pages'). On machine
+    B the clustering work replayed in 1,491-1,513 us an article against 1,705-1,731 with
+    pymalloc, and one worker at 300 articles/s offered sustained 274-295 against 265-275
+    (``bench/e2e.py --steady 90000``, README "Session 26").
     """
     preloaded = environ.get("LD_PRELOAD", "").replace(" ", ":").split(":")
     if str(library) in preloaded and environ.get("PYTHONMALLOC") == "malloc":
