@@ -19,6 +19,9 @@ index holds ids made from string hashes. The digest covers all a batch returns (
 log entries and commands; or states, versions, alerts and hand-overs): a change that keeps it
 is exact.
 
+Timed replays run under the worker's allocator (mimalloc on huge pages: see
+``agents.runtime``; ``--allocator python`` for CPython's own), checkpoints built so too.
+
 Wall-clock time on a shared machine moves by several per cent between two runs of the same
 code, more than what is left to gain in one change; ``--count`` runs the replay under
 ``valgrind --tool=callgrind`` for each source tree given (two at a time, hash seed fixed, as
@@ -271,6 +274,8 @@ def main() -> None:
         os.execve(
             sys.executable, [sys.executable, *sys.argv], {**os.environ, "PYTHONHASHSEED": HASH_SEED}
         )
+    if args.allocator == "mimalloc" and not (args.count or args.child):
+        run_under_mimalloc()  # timed as the helpers run, state built so (callgrind counts without)
     if args.child:
         tree, path, mode = args.child
         print(replay(args.stage, Path(tree), Path(path), mode == "run")[1])
@@ -281,8 +286,6 @@ def main() -> None:
         print(f"building {path} ({args.preload + args.steady:,} articles first)...", flush=True)
         build(args.stage, path, args.preload, args.steady, args.articles)
     if not args.count:
-        if args.allocator == "mimalloc":  # as the helpers run (callgrind counts without it)
-            run_under_mimalloc()
         seconds, digest, done = replay(args.stage, ROOT, path, run=True)
         print("| stage | allocator | articles | us an article | digest |")
         print("| --- | --- | --- | --- | --- |")
