@@ -341,8 +341,9 @@ class RunResult:
     load_cpu: float  # this process: the generator's producer and update consumer
     stolen: float = 0.0  # CPU seconds the hypervisor took for other tenants meanwhile
     allocator: str = "python"  # the workers' (agents.runtime.allocator_in_use)
-    hops: dict[str, list[float]] = field(default_factory=dict)  # seconds per stage, by article
-    timeline: list[tuple[float, float, float, int]] = field(default_factory=list)
+    # Per-article figures: kept out of the repr that reports each run's end on stderr.
+    hops: dict[str, list[float]] = field(default_factory=dict, repr=False)  # seconds per stage
+    timeline: list[tuple[float, float, float, int]] = field(default_factory=list, repr=False)
 
 
 TIMELINE_SLICES = 6
