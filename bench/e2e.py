@@ -64,6 +64,7 @@ from bench.kafka_env import (  # noqa: E402
     helper_stage,
     interpreter,
     jit_cpu_seconds,
+    loop_cpu_seconds,
     peak_rss_mb,
     stolen_seconds,
 )
@@ -331,6 +332,7 @@ class RunResult:
     refused: int  # articles the worker sent to the dead-letter topic
     produced: int
     worker_cpu: list[float]
+    worker_loop_cpu: list[float]  # of which each worker's main thread (its event loop)
     worker_rss: list[float]
     helper_cpu: dict[str, float]  # CPU seconds of all workers' helpers, by stage
     helper_rss: list[float]
@@ -454,8 +456,9 @@ def run(
             ):
                 time.sleep(1)
         cpu0 = [cpu_seconds(p.pid) for p in processes]
-        helpers = [h for p in processes for h in descendants(p.pid)]
-        helper_cpu0 = {h: cpu_seconds(h) for h in helpers}
+        loop0 = [loop_cpu_seconds(p.pid) for p in processes]
+        helper_pids = [h for p in processes for h in descendants(p.pid)]
+        helper_cpu0 = {h: cpu_seconds(h) for h in helper_pids}
         broker_cpu0 = cpu_seconds(broker_pid) if broker_pid else None
         broker_jit0 = jit_cpu_seconds(broker_pid) if broker_pid else 0.0
         load_cpu0 = cpu_seconds(os.getpid())
@@ -472,6 +475,7 @@ def run(
         time.sleep(2)
         elapsed = max(clock.seen.get(i, 0.0) for i in ids) - started
         cpu = [cpu_seconds(p.pid) - c for p, c in zip(processes, cpu0, strict=True)]
+        loop = [loop_cpu_seconds(p.pid) - c for p, c in zip(processes, loop0, strict=True)]
         helper_cpu: dict[str, float] = {}
         for h in [h for p in processes for h in descendants(p.pid)]:
             stage = helper_stage(h)
@@ -518,6 +522,7 @@ def run(
         refused=refused,
         produced=len(ids),
         worker_cpu=cpu,
+        worker_loop_cpu=loop,
         worker_rss=rss,
         helper_cpu=helper_cpu,
         helper_rss=helper_rss,
@@ -750,7 +755,7 @@ def main() -> None:
     )
     print(
         "\n| workers | offered art/s | sustained art/s | p50 s | p95 s | p99 s | completed | "
-        "worker CPU (cores) | worker peak RSS MB | helper CPU (cores) by stage | "
+        "worker CPU (cores, of which its loop thread) | worker peak RSS MB | helper CPU (cores) by stage | "
         "helper peak RSS MB | broker CPU (cores) | broker peak RSS MB | "
         "load generator CPU (cores) | stolen by the host (cores) |"
     )
@@ -759,7 +764,10 @@ def main() -> None:
         "| --- |"
     )
     for r in results:
-        cores = " + ".join(f"{c / r.seconds:.2f}" for c in r.worker_cpu)
+        cores = " + ".join(
+            f"{c / r.seconds:.2f} (loop {loop / r.seconds:.2f})"
+            for c, loop in zip(r.worker_cpu, r.worker_loop_cpu, strict=True)
+        )
         rss = " + ".join(f"{m:,.0f}" for m in r.worker_rss)
         helper_cores = " + ".join(
             f"{stage} {c / r.seconds:.2f}" for stage, c in sorted(r.helper_cpu.items())

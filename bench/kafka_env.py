@@ -80,6 +80,15 @@ def cpu_seconds(pid: int) -> float:
     return _stat_cpu_seconds(Path(f"/proc/{pid}/stat"))
 
 
+def loop_cpu_seconds(pid: int) -> float:
+    """CPU time a process's main thread has used so far: a worker's event loop.
+
+    The rest of a worker's CPU goes to threads beside its loop: faust's consumer thread, the
+    updates feed of its API (with kafka-python's I/O thread) and the helper pools' threads.
+    """
+    return _stat_cpu_seconds(Path(f"/proc/{pid}/task/{pid}/stat"))
+
+
 def stolen_seconds() -> float:
     """CPU time the hypervisor gave this machine's other tenants while it wanted to run.
 
