@@ -755,8 +755,9 @@ def main() -> None:
     )
     print(
         "\n| workers | offered art/s | sustained art/s | p50 s | p95 s | p99 s | completed | "
-        "worker CPU (cores, of which its loop thread) | worker peak RSS MB | helper CPU (cores) by stage | "
-        "helper peak RSS MB | broker CPU (cores) | broker peak RSS MB | "
+        "worker CPU (cores, of which its loop thread) | worker peak RSS MB | "
+        "helper CPU (cores) by stage | helper peak RSS MB | broker CPU (cores) | "
+        "broker peak RSS MB | "
         "load generator CPU (cores) | stolen by the host (cores) |"
     )
     print(
