@@ -66,6 +66,7 @@ from bench.kafka_env import (  # noqa: E402
     jit_cpu_seconds,
     loop_cpu_seconds,
     peak_rss_mb,
+    queued_seconds,
     stolen_seconds,
 )
 from bench.synth import article_paragraphs, make_event, make_topic, title  # noqa: E402
@@ -343,9 +344,33 @@ class RunResult:
     load_cpu: float  # this process: the generator's producer and update consumer
     stolen: float = 0.0  # CPU seconds the hypervisor took for other tenants meanwhile
     allocator: str = "python"  # the workers' (agents.runtime.allocator_in_use)
+    queued: dict[str, float] = field(default_factory=dict)
+    """Seconds each kind of process was ready to run but waited for a core (``QUEUED_ORDER``)."""
     # Per-article figures: kept out of the repr that reports each run's end on stderr.
     hops: dict[str, list[float]] = field(default_factory=dict, repr=False)  # seconds per stage
     timeline: list[tuple[float, float, float, int]] = field(default_factory=list, repr=False)
+
+
+QUEUED_ORDER = ("worker", "cluster", "prepare", "summary", "broker", "load")
+"""The processes whose wait for a core a run reports, in its table's order."""
+
+
+def queued_by_kind(worker_pids: list[int], broker_pid: int | None) -> dict[str, float]:
+    """Seconds of waiting for a core so far (:func:`queued_seconds`), summed by kind of process.
+
+    Workers, their helpers by stage, the broker and this process (the load generator).
+    """
+    waited = dict.fromkeys(QUEUED_ORDER, 0.0)
+    for pid in worker_pids:
+        waited["worker"] += queued_seconds(pid)
+        for helper in descendants(pid):
+            stage = helper_stage(helper)
+            if stage in waited:
+                waited[stage] += queued_seconds(helper)
+    if broker_pid:
+        waited["broker"] = queued_seconds(broker_pid)
+    waited["load"] = queued_seconds(os.getpid())
+    return waited
 
 
 TIMELINE_SLICES = 6
@@ -463,6 +488,7 @@ def run(
         broker_jit0 = jit_cpu_seconds(broker_pid) if broker_pid else 0.0
         load_cpu0 = cpu_seconds(os.getpid())
         stolen0 = stolen_seconds()
+        queued0 = queued_by_kind([p.pid for p in processes], broker_pid)
         started = time.time()
         as_load(load_nice, produce, bootstrap, settings.topics["raw"], items, rate, clock).join()
         ids = [str(a["id"]) for a in items]
@@ -487,6 +513,8 @@ def run(
         broker_jit = jit_cpu_seconds(broker_pid) - broker_jit0 if broker_pid else None
         load_cpu = cpu_seconds(os.getpid()) - load_cpu0
         stolen = stolen_seconds() - stolen0
+        queued_now = queued_by_kind([p.pid for p in processes], broker_pid)
+        queued = {kind: queued_now[kind] - queued0[kind] for kind in QUEUED_ORDER}
         stop.set()
         for watcher in watchers:
             watcher.join()
@@ -535,6 +563,7 @@ def run(
         timeline=timeline(clock.sent, clock.seen, measured),
         stolen=stolen,
         allocator=allocator,
+        queued=queued,
     )
 
 
@@ -789,6 +818,15 @@ def main() -> None:
             f"{helper_cores} | {helper_rss} | {broker_cores} | {broker_rss} | "
             f"{r.load_cpu / r.seconds:.2f} | {r.stolen / r.seconds:.2f} |"
         )
+    print(
+        "\n| workers | waiting for a core (cores): worker / cluster / prepare / summary / "
+        "broker / load generator | all |"
+    )
+    print("| --- | --- | --- |")
+    for r in results:
+        waits = [r.queued.get(kind, 0.0) / r.seconds for kind in QUEUED_ORDER]
+        shown = " / ".join(f"{w:.2f}" for w in waits)
+        print(f"| {r.workers} | {shown} | {sum(waits):.2f} |")
     print("\n| workers | stage (topic to topic) | p50 s | p95 s | p99 s | articles |")
     print("| --- | --- | --- | --- | --- | --- |")
     for r in results:

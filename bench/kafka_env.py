@@ -89,6 +89,22 @@ def loop_cpu_seconds(pid: int) -> float:
     return _stat_cpu_seconds(Path(f"/proc/{pid}/task/{pid}/stat"))
 
 
+def queued_seconds(pid: int) -> float:
+    """Time a process's threads have spent ready to run but waiting for a core, so far.
+
+    Where the cores run short this says which process the shortage falls on (the kernel's
+    ``schedstat``, second field, summed over the live threads): a stage that waits here is
+    held back by the others' CPU, not by its own work. 0 where the kernel keeps no schedstat.
+    """
+    total = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            total += int(stat.read_text().split()[1])
+        except (OSError, IndexError, ValueError):  # a thread that ended meanwhile
+            continue
+    return total / 1e9
+
+
 def stolen_seconds() -> float:
     """CPU time the hypervisor gave this machine's other tenants while it wanted to run.
 

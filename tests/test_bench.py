@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from bench.e2e import article_ids_of, live_stream, streams_of_run, timeline
+from bench.e2e import (
+    QUEUED_ORDER,
+    article_ids_of,
+    live_stream,
+    queued_by_kind,
+    streams_of_run,
+    timeline,
+)
+from bench.kafka_env import queued_seconds
 from bench.replay import ROOT, STAGES, build, replay
 from stream.models import StoryUpdate, SummarySentence
 
@@ -53,6 +65,31 @@ def test_a_steady_run_measures_the_continuation_of_the_stream_it_warmed_up_on() 
     backlog, warming, measured = streams_of_run(count=50, paced=30)
     assert backlog == [] and len(warming) == 30 and measured == live_stream(50)
     assert not {a["id"] for a in warming} & {a["id"] for a in measured}
+
+
+def test_a_busy_thread_beside_another_waits_for_a_core_and_it_is_counted() -> None:
+    """``queued_seconds`` reads the kernel's run-queue wait of every thread of a process."""
+    if not Path(f"/proc/{os.getpid()}/task/{threading.get_native_id()}/schedstat").exists():
+        pytest.skip("this kernel keeps no schedstat")
+    before = queued_by_kind([], None)
+    assert set(before) == set(QUEUED_ORDER)
+    assert before["worker"] == before["broker"] == 0.0  # no worker, no broker: nothing read
+    # More busy threads than cores (hashing a large buffer runs without the GIL): each is
+    # made to wait for one, now and then.
+    block, stop = bytes(1 << 20), time.monotonic() + 0.6
+
+    def spin() -> None:
+        while time.monotonic() < stop:
+            hashlib.sha256(block).digest()
+
+    spinners = [threading.Thread(target=spin) for _ in range(2 * (os.cpu_count() or 1) + 1)]
+    for spinner in spinners:
+        spinner.start()
+    time.sleep(0.3)
+    waited = queued_seconds(os.getpid())  # read while they run: a thread that ended is gone
+    for spinner in spinners:
+        spinner.join()
+    assert waited > before["load"] + 0.05  # 0.3 s of five threads wanting two cores: ~0.9 s
 
 
 @pytest.mark.parametrize("stage", STAGES)
