@@ -25,16 +25,23 @@ def test_a_fresh_environment_gets_mimalloc_python_s_objects_included_and_huge_pa
         "LD_PRELOAD": str(LIBRARY),
         "PYTHONMALLOC": "malloc",
         "MIMALLOC_ALLOW_LARGE_OS_PAGES": "1",
+        "MIMALLOC_PURGE_DELAY": "-1",
     }
 
 
 def test_what_is_already_preloaded_stays_and_an_explicit_page_choice_is_kept() -> None:
     env = mimalloc_environment(
-        {"LD_PRELOAD": "/a.so /b.so", "MIMALLOC_ALLOW_LARGE_OS_PAGES": "0"}, LIBRARY
+        {
+            "LD_PRELOAD": "/a.so /b.so",
+            "MIMALLOC_ALLOW_LARGE_OS_PAGES": "0",
+            "MIMALLOC_PURGE_DELAY": "10",
+        },
+        LIBRARY,
     )
     assert env is not None
     assert env["LD_PRELOAD"] == f"{LIBRARY}:/a.so:/b.so"
     assert env["MIMALLOC_ALLOW_LARGE_OS_PAGES"] == "0"
+    assert env["MIMALLOC_PURGE_DELAY"] == "10"
 
 
 def test_an_environment_already_under_mimalloc_needs_no_restart() -> None:
@@ -43,6 +50,9 @@ def test_an_environment_already_under_mimalloc_needs_no_restart() -> None:
     assert mimalloc_environment(env, LIBRARY) is None
     # Preloaded but with pymalloc still serving Python's objects: not yet.
     assert mimalloc_environment({**env, "PYTHONMALLOC": "pymalloc"}, LIBRARY) is not None
+    # ...or without the purge setting (a process started under an older worker's settings).
+    older = {k: v for k, v in env.items() if k != "MIMALLOC_PURGE_DELAY"}
+    assert mimalloc_environment(older, LIBRARY) == env
 
 
 @pytest.mark.parametrize(
