@@ -21,6 +21,7 @@ from bench.e2e import (
 )
 from bench.kafka_env import queued_seconds
 from bench.replay import ROOT, STAGES, build, replay
+from bench.trace_slices import slice_rows
 from stream.models import StoryUpdate, SummarySentence
 
 
@@ -54,6 +55,23 @@ def test_the_timeline_shows_a_latency_that_climbs_through_the_window() -> None:
     p50s = [p50 for _, p50, _, _ in rows]
     assert p50s == sorted(p50s) and p50s[-1] - p50s[0] > 1.5
     assert timeline(sent, {}, ids) == []
+
+
+def test_trace_slices_say_which_stage_a_slow_slice_was_slow_in() -> None:
+    # Four articles a second for 4 s; in the last 2 s clustering (the second stage) queued.
+    rows: list[list[object]] = []
+    for n in range(16):
+        sent = n / 4
+        queued = 1.0 if sent >= 2 else 0.0
+        rows.append([f"a{n}", sent, sent + 0.1, sent + 0.3 + queued, sent + 0.6 + queued])
+    rows.append(["refused", 0.5, None, None, None])  # a dead letter: in no slice
+    sliced = slice_rows(rows, seconds=2)
+    assert [(offset, count) for offset, count, _, _ in sliced] == [(0, 8), (2, 8)]
+    (_, _, calm, calm_stages), (_, _, slow, slow_stages) = sliced
+    assert calm == pytest.approx((0.6, 0.6)) and slow == pytest.approx((1.6, 1.6))
+    assert [p95 for _, p95 in calm_stages] == pytest.approx([0.1, 0.2, 0.3])
+    assert [p95 for _, p95 in slow_stages] == pytest.approx([0.1, 1.2, 0.3])
+    assert slice_rows([], seconds=2) == []
 
 
 def test_a_steady_run_measures_the_continuation_of_the_stream_it_warmed_up_on() -> None:
