@@ -83,7 +83,7 @@ def mimalloc_environment(environ: Mapping[str, str], library: Path) -> dict[str,
       of their memory on huge pages, against 82-92 % without purging, and the worker and
       its helpers used 1.56-1.58 cores against 1.46-1.48 for the same articles (three
       alternated pairs of ``bench/e2e.py`` runs, README "Session 28"). A worker's memory
-      then stays at its peak, which its story state sets anyway (RSS +2 % in the helpers).
+      then stays at its peak (peak RSS +3 % in the helpers, +20 % in the worker).
 
     Why: a helper holds 1-2 GB of story state that every article reads here and there; on
     4 kB pages each of those reads may first miss the processor's address translation cache
@@ -139,6 +139,10 @@ def huge_pages_granted(setting: Path = HUGE_PAGES_SETTING) -> bool:
     except OSError:
         return False
     return "[always]" in mode or "[madvise]" in mode
+
+
+ALLOCATORS = ("mimalloc", "python")
+"""What :func:`allocator_in_use` can answer, and what a benchmark can be asked to run under."""
 
 
 def allocator_in_use(pid: int | None = None) -> str:

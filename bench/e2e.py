@@ -55,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agents.demo import start_worker, stop_worker, wait_until_consuming  # noqa: E402
 from agents.feeds import make_consumer, make_producer  # noqa: E402
-from agents.runtime import allocator_in_use, run_under_mimalloc  # noqa: E402
+from agents.runtime import ALLOCATORS, allocator_in_use, run_under_mimalloc  # noqa: E402
 from agents.settings import Settings  # noqa: E402
 from bench.kafka_env import (  # noqa: E402
     broker,
@@ -739,7 +739,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--allocator",
-        choices=("mimalloc", "python"),
+        choices=ALLOCATORS,
         default="mimalloc",
         help="with --core: the helpers' allocator (mimalloc on huge pages), or Python's own",
     )

@@ -58,7 +58,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agents.runtime import allocator_in_use, run_under_mimalloc  # noqa: E402
+from agents.runtime import ALLOCATORS, allocator_in_use, run_under_mimalloc  # noqa: E402
 from bench.callgrind import HASH_SEED, callgrind  # noqa: E402
 
 BATCH = 40
@@ -262,7 +262,7 @@ def main() -> None:
     parser.add_argument("--count", nargs="+", type=Path, metavar="TREE", help="source trees")
     parser.add_argument(
         "--allocator",
-        choices=("mimalloc", "python"),
+        choices=ALLOCATORS,
         default="mimalloc",
         help="timed replays: the worker's default (mimalloc on huge pages), or Python's own",
     )
