@@ -24,12 +24,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Literal
 
-from agents.helpers import run_kept_work, spawn_helpers
+from agents.helpers import Helper, HelperGone, run_kept_work
 from stream.models import Assignment, PreparedArticle
 from stream.offline import partition_key
 from stream.tracker import StoryTracker
@@ -165,7 +163,7 @@ class ClusterStage:
         self.options = options
         self.in_helper = in_helper
         self._inline = ClusterWork(options)
-        self._pool: ProcessPoolExecutor | None = None
+        self._helper: Helper | None = None
 
     def start(self, values: list[bytes], log_entries: list[str] | None = None) -> Placing:
         """Hand a batch to the helper now; ``log_entries`` as in :meth:`ClusterWork.run`.
@@ -177,21 +175,19 @@ class ClusterStage:
             done: asyncio.Future[ClusterOutcome] = loop.create_future()
             done.set_result(self._inline.run(values, log_entries))
             return Placing(values, done)
-        if self._pool is None:
-            self._pool = spawn_helpers(1, "cluster")
-        pool = self._pool
-        submitted = loop.run_in_executor(
-            pool, run_kept_work, ClusterWork, self.options, values, log_entries
-        )
-        return Placing(values, asyncio.ensure_future(self._outcome(submitted, pool)))
+        if self._helper is None:
+            self._helper = Helper("cluster")
+        helper = self._helper
+        submitted = helper.submit(run_kept_work, ClusterWork, self.options, values, log_entries)
+        return Placing(values, asyncio.ensure_future(self._outcome(submitted, helper)))
 
     async def _outcome(
-        self, submitted: asyncio.Future[ClusterOutcome], pool: ProcessPoolExecutor
+        self, submitted: asyncio.Future[ClusterOutcome], helper: Helper
     ) -> ClusterOutcome:
         try:
             return await submitted
-        except BrokenProcessPool:
-            if self._pool is pool:
+        except HelperGone:
+            if self._helper is helper:
                 log.warning("cluster helper process died; starting a new one")
                 self.close()
             return ClusterOutcome(missing=["*"])  # the new helper holds no tracker
@@ -234,6 +230,6 @@ class ClusterStage:
 
     def close(self) -> None:
         """Stop the helper (it also stops by itself when the worker exits)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        if self._helper is not None:
+            self._helper.close()
+            self._helper = None

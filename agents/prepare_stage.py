@@ -3,7 +3,7 @@
 Parsing, cleaning and tokenising an article needs nothing but the message itself, so it can run
 beside the agents that must run in order (clustering, summaries) instead of taking turns with
 them on the worker's one Python thread. The worker hands each batch that ``stream.take_events``
-gives it to a small process pool (``STORYSTREAM_PREPARE_PROCESSES``, default 1) and awaits the
+gives it to its helper processes (``STORYSTREAM_PREPARE_PROCESSES``, default 1) and awaits the
 result, so its event loop keeps clustering and summarising meanwhile; with 0 the batch is
 prepared inline. Either way the outcome of a message is the same bytes.
 
@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Literal
 
-from agents.helpers import spawn_helpers
+from agents.helpers import Helper, HelperGone
 from stream.features import tokenise
 from stream.models import WIRE_EXCLUDE
 from stream.offline import partition_key
@@ -76,25 +74,24 @@ class PrepareStage:
     def __init__(self, options: PrepareOptions, processes: int) -> None:
         self.options = options
         self.processes = processes
-        self._pool: ProcessPoolExecutor | None = None
+        self._helpers: list[Helper] = []
 
     async def run(self, payloads: list[bytes]) -> list[Accepted | Refused]:
         """The outcomes of a batch; the event loop runs other agents while helpers work."""
         if self.processes <= 0:
             return prepare_batch(payloads, self.options)
-        if self._pool is None:
-            self._pool = spawn_helpers(self.processes, "prepare")
-        loop = asyncio.get_running_loop()
+        if not self._helpers:
+            self._helpers = [Helper("prepare") for _ in range(self.processes)]
         size = -(-len(payloads) // self.processes)
         chunks = [payloads[i : i + size] for i in range(0, len(payloads), size)]
         try:
             done = await asyncio.gather(
                 *(
-                    loop.run_in_executor(self._pool, prepare_batch, chunk, self.options)
-                    for chunk in chunks
+                    helper.submit(prepare_batch, chunk, self.options)
+                    for helper, chunk in zip(self._helpers, chunks, strict=False)
                 )
             )
-        except BrokenProcessPool:
+        except HelperGone:
             # A helper died (killed, out of memory): start new ones next time, do this batch here.
             log.warning("prepare helper process died; preparing this batch in the worker")
             self.close()
@@ -103,6 +100,6 @@ class PrepareStage:
 
     def close(self) -> None:
         """Stop the helpers (they also stop by themselves when the worker exits)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        for helper in self._helpers:
+            helper.close()
+        self._helpers = []

@@ -21,13 +21,11 @@ import time
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from agents.helpers import run_kept_work, spawn_helpers
+from agents.helpers import Helper, HelperGone, run_kept_work
 from stream.alerts import AlertRules
 from stream.models import Alert, Assignment, StoryUpdate, utc_now
 from stream.story import StoryState
@@ -186,7 +184,7 @@ class SummaryStage:
         self.options = options
         self.in_helper = in_helper
         self._inline = SummaryWork(options)
-        self._pool: ProcessPoolExecutor | None = None
+        self._helper: Helper | None = None
         self._given: dict[str, bytes] = {}
         """Story id -> the state last returned: what the work holds parsed, if anything."""
 
@@ -206,7 +204,7 @@ class SummaryStage:
         else:
             try:
                 outcome = await self._in_helper(commands, stored)
-            except BrokenProcessPool:
+            except HelperGone:
                 log.warning("summary helper process died; starting a new one")
                 self.close()
                 self._given.clear()
@@ -218,19 +216,18 @@ class SummaryStage:
     async def _in_helper(
         self, commands: list[bytes], stored: dict[str, bytes | None]
     ) -> BatchOutcome:
-        if self._pool is None:
-            self._pool = spawn_helpers(1, "summary")
-        loop = asyncio.get_running_loop()
-        outcome: BatchOutcome = await loop.run_in_executor(
-            self._pool, run_kept_work, SummaryWork, self.options, commands, stored
+        if self._helper is None:
+            self._helper = Helper("summary")
+        outcome: BatchOutcome = await self._helper.submit(
+            run_kept_work, SummaryWork, self.options, commands, stored
         )
         return outcome
 
     def close(self) -> None:
         """Stop the helper (it also stops by itself when the worker exits)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        if self._helper is not None:
+            self._helper.close()
+            self._helper = None
 
 
 class SummaryShards:

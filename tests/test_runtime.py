@@ -77,11 +77,13 @@ def test_huge_pages_count_as_granted_when_always_on_or_on_request(
 def test_a_process_restarts_itself_under_mimalloc_and_its_helpers_inherit_it() -> None:
     script = (
         "from agents.runtime import run_under_mimalloc, allocator_in_use\n"
-        "from agents.helpers import spawn_helpers\n"
+        "import asyncio\n"
+        "from agents.helpers import Helper\n"
         "run_under_mimalloc()\n"
-        "pool = spawn_helpers(1, 'summary')\n"
-        "print(allocator_in_use(), pool.submit(allocator_in_use).result(timeout=60))\n"
-        "pool.shutdown()\n"
+        "helper = Helper('summary')\n"
+        "async def ask(): return await helper.submit(allocator_in_use)\n"
+        "print(allocator_in_use(), asyncio.run(ask()))\n"
+        "helper.close()\n"
     )
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     done = subprocess.run(

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+
+import pytest
 
 from agents.summary_stage import SummaryOptions, SummaryShards, SummaryStage, SummaryWork
 from stream.models import Assignment
@@ -99,3 +103,29 @@ def test_helpers_split_by_story_give_what_one_gives():
     alone = asyncio.run(run(SummaryShards(OPTIONS, in_helper=False, helpers=2)))
     assert _versions(pooled) == _versions(alone)
     assert [h[0] for h in pooled[2].hand_overs] == [h[0] for h in alone[2].hand_overs] == ["s1"]
+
+
+def test_a_summary_helper_killed_between_batches_is_replaced_and_no_version_is_lost(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def run(shards: SummaryShards, kill: bool) -> list:
+        outcomes, table = [], {}
+        for commands in _batches():
+            ids = [Assignment.model_validate_json(c).story_id for c in commands]
+            outcome = await shards.run(commands, ids, table.get)
+            table.update({s: o.state for s, o in outcome.stories.items()})
+            outcomes.append(outcome)
+            helper = shards.stages[0]._helper
+            if kill and helper is not None and helper.pid is not None:
+                os.kill(helper.pid, signal.SIGKILL)  # the next batch finds it gone
+        return outcomes
+
+    killed = SummaryShards(OPTIONS, in_helper=True, helpers=1)
+    try:
+        outcomes = asyncio.run(run(killed, kill=True))
+    finally:
+        killed.close()
+    assert not any(outcome.missing for outcome in outcomes)
+    assert caplog.text.count("summary helper process died") == len(_batches()) - 1
+    alone = asyncio.run(run(SummaryShards(OPTIONS, in_helper=False), kill=False))
+    assert _versions(outcomes) == _versions(alone)
