@@ -82,25 +82,32 @@ def test_helper_process_gives_what_inline_work_gives():
     assert _versions(pooled) == _versions(run(SummaryStage(OPTIONS, in_helper=False)))
 
 
+async def _run_shards(shards: SummaryShards, *, kill: bool = False) -> list:
+    """Every batch through ``shards`` as a worker runs them, with a table of packed states.
+
+    ``kill``: kill the first helper after each batch (the next one finds it gone).
+    """
+    outcomes, table = [], {}
+    for commands in _batches():
+        ids = [Assignment.model_validate_json(c).story_id for c in commands]
+        outcome = await shards.run(commands, ids, table.get)
+        table.update({s: o.state for s, o in outcome.stories.items()})
+        outcomes.append(outcome)
+        helper = shards.stages[0]._helper
+        if kill and helper is not None and helper.pid is not None:
+            os.kill(helper.pid, signal.SIGKILL)
+    return outcomes
+
+
 def test_helpers_split_by_story_give_what_one_gives():
     """Each story has one owner among the helpers; the batch's versions are the same."""
-
-    async def run(shards: SummaryShards) -> list:
-        outcomes, table = [], {}
-        for commands in _batches():
-            ids = [Assignment.model_validate_json(c).story_id for c in commands]
-            outcome = await shards.run(commands, ids, table.get)
-            table.update({s: o.state for s, o in outcome.stories.items()})
-            outcomes.append(outcome)
-        return outcomes
-
     split = SummaryShards(OPTIONS, in_helper=True, helpers=3)  # s1 and s2 apart
     assert {split.stage_of("s1") is split.stage_of(s) for s in ("s1", "s2")} == {True, False}
     try:
-        pooled = asyncio.run(run(split))
+        pooled = asyncio.run(_run_shards(split))
     finally:
         split.close()
-    alone = asyncio.run(run(SummaryShards(OPTIONS, in_helper=False, helpers=2)))
+    alone = asyncio.run(_run_shards(SummaryShards(OPTIONS, in_helper=False, helpers=2)))
     assert _versions(pooled) == _versions(alone)
     assert [h[0] for h in pooled[2].hand_overs] == [h[0] for h in alone[2].hand_overs] == ["s1"]
 
@@ -108,24 +115,12 @@ def test_helpers_split_by_story_give_what_one_gives():
 def test_a_summary_helper_killed_between_batches_is_replaced_and_no_version_is_lost(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    async def run(shards: SummaryShards, kill: bool) -> list:
-        outcomes, table = [], {}
-        for commands in _batches():
-            ids = [Assignment.model_validate_json(c).story_id for c in commands]
-            outcome = await shards.run(commands, ids, table.get)
-            table.update({s: o.state for s, o in outcome.stories.items()})
-            outcomes.append(outcome)
-            helper = shards.stages[0]._helper
-            if kill and helper is not None and helper.pid is not None:
-                os.kill(helper.pid, signal.SIGKILL)  # the next batch finds it gone
-        return outcomes
-
     killed = SummaryShards(OPTIONS, in_helper=True, helpers=1)
     try:
-        outcomes = asyncio.run(run(killed, kill=True))
+        outcomes = asyncio.run(_run_shards(killed, kill=True))
     finally:
         killed.close()
     assert not any(outcome.missing for outcome in outcomes)
     assert caplog.text.count("summary helper process died") == len(_batches()) - 1
-    alone = asyncio.run(run(SummaryShards(OPTIONS, in_helper=False), kill=False))
+    alone = asyncio.run(_run_shards(SummaryShards(OPTIONS, in_helper=False)))
     assert _versions(outcomes) == _versions(alone)
