@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from kafka import KafkaAdminClient, KafkaConsumer, OffsetSpec, TopicPartition
 from pydantic import ValidationError
 
+from agents.feeds import CLIENT_METRICS
 from agents.settings import Settings
 from stream.models import StoryUpdate
 
@@ -100,6 +101,7 @@ class UpdatesFeed:
             # and they take the GIL from the agents (8 % of a loaded worker's loop, py-spy).
             fetch_min_bytes=65_536,
             fetch_max_wait_ms=100,
+            metrics_enabled=CLIENT_METRICS,
         )
         admin = KafkaAdminClient(bootstrap_servers=servers, client_id=f"{self.settings.app_id}-lag")
         try:
