@@ -46,7 +46,7 @@ import random
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -403,6 +403,21 @@ def timeline(
     return rows
 
 
+def rate_between(times: Iterable[float]) -> float:
+    """Events a second from the first of ``times`` to the last: (count - 1) / span.
+
+    The window's rates are measured so. Offered: from the first send to the last, which is the
+    pace itself (300.0 at 300/s). Sustained: from the first delivery to the last, which a run
+    that keeps up delivers at the pace it is offered, its latency on both ends; one that falls
+    behind ends later, by the queue it built. Until session 32 both were counted from the
+    moment the load generator was started, before its producer had connected, and sustained
+    to the last delivery: a run that kept up at 300/s read 299 offered and 298 sustained.
+    """
+    ordered = sorted(times)
+    span = ordered[-1] - ordered[0] if len(ordered) > 1 else 0.0
+    return (len(ordered) - 1) / span if span > 0 else float("nan")
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
@@ -543,8 +558,8 @@ def run(
         print(f"dead letters: {reason}", file=sys.stderr)
     return RunResult(
         workers=workers,
-        offered=len(ids) / max(1e-9, (max(clock.sent[i] for i in ids) - started)),
-        sustained=completed / elapsed,
+        offered=rate_between(clock.sent[i] for i in ids),
+        sustained=rate_between(clock.seen[i] for i in ids if i in clock.seen),
         p50=percentile(latencies, 0.5),
         p95=percentile(latencies, 0.95),
         p99=percentile(latencies, 0.99),

@@ -16,6 +16,7 @@ from bench.e2e import (
     article_ids_of,
     live_stream,
     queued_by_kind,
+    rate_between,
     streams_of_run,
     timeline,
 )
@@ -55,6 +56,16 @@ def test_the_timeline_shows_a_latency_that_climbs_through_the_window() -> None:
     p50s = [p50 for _, p50, _, _ in rows]
     assert p50s == sorted(p50s) and p50s[-1] - p50s[0] > 1.5
     assert timeline(sent, {}, ids) == []
+
+
+def test_a_run_that_keeps_up_sustains_the_rate_it_is_offered() -> None:
+    sent = [100.0 + n / 300 for n in range(36_000)]  # 300/s, after the producer connected
+    kept_up = [t + 0.5 for t in sent]  # the same latency throughout
+    fell_behind = [t + 0.5 + n / 3_000 for n, t in enumerate(sent)]  # a queue building
+    assert rate_between(sent) == pytest.approx(300)
+    assert rate_between(reversed(kept_up)) == pytest.approx(300)
+    assert rate_between(fell_behind) == pytest.approx(300 / 1.1)
+    assert rate_between([1.0]) != rate_between([1.0])  # nan: no span to measure
 
 
 def test_trace_slices_say_which_stage_a_slow_slice_was_slow_in() -> None:
