@@ -375,7 +375,7 @@ def build_app(settings: Settings) -> faust.App:
 
     @app.agent(assignments, concurrency=1)
     async def summarise(stream: faust.StreamT[bytes]) -> None:
-        # A pipeline: collecting batch N+2 (faust's take window, asked ahead), summarising
+        # A pipeline: gathering batch N+2 (all that arrives meanwhile), summarising
         # batch N+1 in the helper processes, and the flush that must precede batch N's
         # versions. A batch's states are written as soon as the helpers return them, so the
         # helpers get the next batch without waiting for that flush; the versions follow, in
