@@ -41,13 +41,10 @@ def test_items_arrive_in_order_and_all_of_them() -> None:
 
 
 def test_what_arrived_while_the_caller_worked_comes_as_one_run() -> None:
-    log: list[str] = []
-
     async def consume() -> list[list[int]]:
         runs = []
-        async for run in gathered(Source(6, pause=0.01, log=log).batches(), 100, _ones):
+        async for run in gathered(Source(6, pause=0.01).batches(), 100, _ones):
             runs.append(run)
-            log.append(f"done {run}")
             await asyncio.sleep(0.035)  # the caller's work: batches are taken meanwhile
         return runs
 
