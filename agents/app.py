@@ -196,6 +196,7 @@ def build_app(settings: Settings) -> faust.App:
         async for events in batches:
             payloads = [e.value if isinstance(e.value, bytes) else b"" for e in events]
             metrics.articles.labels(agent="prepare", direction="in").inc(len(events))
+            metrics.took_batch("prepare", len(events), (e.message.timestamp for e in events))
             # Not counted as busy: with helper processes the loop runs other agents meanwhile.
             outcomes = await stage.run(payloads)
             with metrics.busy("prepare"):
@@ -273,6 +274,7 @@ def build_app(settings: Settings) -> faust.App:
                     owners += [event] * len(carried)
                     values += carried
                 metrics.articles.labels(agent="cluster", direction="in").inc(len(values))
+                metrics.took_batch("cluster", len(values), (e.message.timestamp for e in events))
                 newest = cluster_stage.start(values)
                 if finishing is not None:
                     await finishing
@@ -396,6 +398,9 @@ def build_app(settings: Settings) -> faust.App:
                     commands += carried
                     story_ids += _story_ids(event, carried)
                 metrics.articles.labels(agent="summarise", direction="in").inc(len(commands))
+                metrics.took_batch(
+                    "summarise", len(commands), (e.message.timestamp for e in events)
+                )
                 # Not counted as busy: with the helper processes the loop runs other agents.
                 outcome = await summary.run(commands, story_ids, stories.get)
                 publication = write_batch(outcome, len(commands))

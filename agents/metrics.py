@@ -9,13 +9,14 @@ in one process. Metrics are per worker process; Prometheus sums them over worker
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0, 60.0)
+BATCH_BUCKETS = (1, 5, 10, 25, 50, 100, 150, 200, 300, 500, 1000)
 
 
 class Metrics:
@@ -82,6 +83,21 @@ class Metrics:
             ["topic"],
             registry=r,
         )
+        self.batch_messages = Histogram(
+            "storystream_batch_messages",
+            "Messages in each batch an agent takes up (articles; commands for summarise).",
+            ["agent"],
+            buckets=BATCH_BUCKETS,
+            registry=r,
+        )
+        self.batch_wait = Histogram(
+            "storystream_batch_wait_seconds",
+            "How long the oldest message of each batch had been in Kafka (since its timestamp)"
+            " when the agent took the batch up: where a queue forms, and whether batches fill.",
+            ["agent"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.view_lag = Gauge(
             "storystream_view_lag", "Story updates not yet in this worker's view.", registry=r
         )
@@ -94,6 +110,19 @@ class Metrics:
             yield
         finally:
             self.agent_busy.labels(agent=agent).inc(time.perf_counter() - started)
+
+    def took_batch(self, agent: str, messages: int, timestamps: Iterable[float]) -> None:
+        """Record a batch an agent takes up: its size, and its oldest message's wait so far.
+
+        ``timestamps``: its Kafka messages' timestamps (epoch seconds). The consumer lag says
+        how much waits in Kafka; this says how long the oldest of a batch waited in Kafka and
+        in the worker's buffers together, and how full batches are when a stage falls
+        behind. A producer's clock ahead of ours reads as no wait, never a negative one.
+        """
+        self.batch_messages.labels(agent=agent).observe(messages)
+        oldest = min(timestamps, default=None)
+        if oldest is not None:
+            self.batch_wait.labels(agent=agent).observe(max(0.0, time.time() - oldest))
 
     def exposition(self) -> bytes:
         """The registry in Prometheus text format."""

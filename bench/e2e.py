@@ -16,7 +16,11 @@ first story version that includes it (both clocks are this machine's). Reported:
 sustained rates, latency percentiles over the measured window (after a warm-up), the CPU and
 peak memory of each process (workers, broker, helpers by stage), and the latency split by
 stage: when each article first appeared in ``articles.prepared`` and ``stories.assignments``
-(the CreateTime a worker stamps), read from those topics after the measured window.
+(the CreateTime a worker stamps), read from those topics after the measured window. Each
+agent's batches in the window come from the workers' ``/metrics`` (``storystream_batch_*``):
+how many, how many messages each held, and how long each one's oldest message had waited
+when the agent took it up, so a run says which stage a queue formed before and whether that
+stage's batches filled.
 
 ``--preload N`` first puts N one-article stories into the state (not measured), so the run shows
 per-article cost with N stories held. ``--warmup S`` (180) then sends S seconds of other stories
@@ -348,9 +352,83 @@ class RunResult:
     allocator: str = "python"  # the workers' (agents.runtime.allocator_in_use)
     queued: dict[str, float] = field(default_factory=dict)
     """Seconds each kind of process was ready to run but waited for a core (``QUEUED_ORDER``)."""
+    batches: dict[str, BatchFigures] = field(default_factory=dict)
+    """Each agent's batches in the window, all workers (from their ``/metrics``)."""
     # Per-article figures: kept out of the repr that reports each run's end on stderr.
     hops: dict[str, list[float]] = field(default_factory=dict, repr=False)  # seconds per stage
     timeline: list[tuple[float, float, float, int]] = field(default_factory=list, repr=False)
+
+
+@dataclass(frozen=True)
+class BatchFigures:
+    """An agent's batches over a span: the worker's ``storystream_batch_*`` histograms."""
+
+    batches: int
+    messages: float
+    waited: float
+    """Sum over batches of how long each one's oldest message had waited when taken up."""
+    over_second: int
+    """Batches whose oldest message had waited more than a second."""
+
+    def __sub__(self, other: BatchFigures) -> BatchFigures:
+        return BatchFigures(
+            self.batches - other.batches,
+            self.messages - other.messages,
+            self.waited - other.waited,
+            self.over_second - other.over_second,
+        )
+
+    def __add__(self, other: BatchFigures) -> BatchFigures:
+        return BatchFigures(
+            self.batches + other.batches,
+            self.messages + other.messages,
+            self.waited + other.waited,
+            self.over_second + other.over_second,
+        )
+
+
+BATCH_AGENTS = ("prepare", "cluster", "summarise")
+NO_BATCHES = BatchFigures(0, 0.0, 0.0, 0)
+
+
+def batch_figures(exposition: str) -> dict[str, BatchFigures]:
+    """Each agent's batch figures so far, from a worker's ``/metrics`` text."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    values: dict[tuple[str, str, str | None], float] = {}
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            agent = sample.labels.get("agent")
+            if agent in BATCH_AGENTS and sample.name.startswith("storystream_batch_"):
+                values[(sample.name, agent, sample.labels.get("le"))] = sample.value
+    figures = {}
+    for agent in BATCH_AGENTS:
+        waits = values.get(("storystream_batch_wait_seconds_count", agent, None), 0.0)
+        within = values.get(("storystream_batch_wait_seconds_bucket", agent, "1.0"), waits)
+        figures[agent] = BatchFigures(
+            batches=int(values.get(("storystream_batch_messages_count", agent, None), 0.0)),
+            messages=values.get(("storystream_batch_messages_sum", agent, None), 0.0),
+            waited=values.get(("storystream_batch_wait_seconds_sum", agent, None), 0.0),
+            over_second=int(waits - within),
+        )
+    return figures
+
+
+def workers_batch_figures(ports: list[int]) -> dict[str, BatchFigures]:
+    """:func:`batch_figures` summed over the workers serving ``ports`` (none if unreachable)."""
+    import urllib.request
+
+    total = dict.fromkeys(BATCH_AGENTS, NO_BATCHES)
+    for port in ports:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as got:
+                text = got.read().decode()
+        except OSError as error:
+            print(f"worker metrics on port {port} unreadable: {error}", file=sys.stderr)
+            continue
+        for agent, figures in batch_figures(text).items():
+            total[agent] += figures
+    return total
 
 
 QUEUED_ORDER = ("worker", "cluster", "prepare", "summary", "broker", "load")
@@ -506,6 +584,7 @@ def run(
         load_cpu0 = cpu_seconds(os.getpid())
         stolen0 = stolen_seconds()
         queued0 = queued_by_kind([p.pid for p in processes], broker_pid)
+        batches0 = workers_batch_figures(ports)
         started = time.time()
         as_load(load_nice, produce, bootstrap, settings.topics["raw"], items, rate, clock).join()
         ids = [str(a["id"]) for a in items]
@@ -532,6 +611,8 @@ def run(
         stolen = stolen_seconds() - stolen0
         queued_now = queued_by_kind([p.pid for p in processes], broker_pid)
         queued = {kind: queued_now[kind] - queued0[kind] for kind in QUEUED_ORDER}
+        batches_now = workers_batch_figures(ports)
+        batches = {agent: batches_now[agent] - batches0[agent] for agent in BATCH_AGENTS}
         stop.set()
         for watcher in watchers:
             watcher.join()
@@ -581,6 +662,7 @@ def run(
         stolen=stolen,
         allocator=allocator,
         queued=queued,
+        batches=batches,
     )
 
 
@@ -866,6 +948,18 @@ def main() -> None:
                 f"{percentile(spans, 0.95):.2f} | {percentile(spans, 0.99):.2f} | "
                 f"{len(spans):,} |"
             )
+    print(
+        "\n| workers | agent | batches | messages a batch | oldest message's wait when taken "
+        "up, mean s | batches whose oldest waited over 1 s |"
+    )
+    print("| --- | --- | --- | --- | --- | --- |")
+    for r in results:
+        for agent, b in r.batches.items():
+            if b.batches:
+                print(
+                    f"| {r.workers} | {agent} | {b.batches:,} | {b.messages / b.batches:.1f} | "
+                    f"{b.waited / b.batches:.2f} | {b.over_second:,} |"
+                )
     print("\n| workers | sent from (s into the window) | p50 s | p95 s | articles |")
     print("| --- | --- | --- | --- | --- |")
     for r in results:

@@ -194,6 +194,12 @@ def test_health_readiness_and_metrics(service):
     assert metrics["storystream_update_delay_seconds_count"] >= ARTICLES_IN_SAMPLE
     assert metrics["storystream_summary_render_seconds_count"] >= 4
     assert any(k.startswith("storystream_consumer_lag{") for k in metrics)
+    for agent in ("prepare", "cluster", "summarise"):
+        assert metrics[f'storystream_batch_messages_count{{agent="{agent}"}}'] >= 1
+        assert metrics[f'storystream_batch_wait_seconds_count{{agent="{agent}"}}'] >= 1
+    # Every accepted article reached clustering in some batch (the retry's redelivery too).
+    clustered = metrics['storystream_batch_messages_sum{agent="cluster"}']
+    assert clustered >= metrics['storystream_articles_total{agent="prepare",direction="out"}']
     assert api.get("/openapi.json")[2]["openapi"] == "3.1.0"
 
 

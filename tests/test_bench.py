@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from agents.metrics import Metrics
 from bench.e2e import (
     QUEUED_ORDER,
+    BatchFigures,
     article_ids_of,
+    batch_figures,
     live_stream,
     queued_by_kind,
     rate_between,
@@ -131,3 +134,18 @@ def test_a_replay_works_the_same_way_from_its_checkpoint(stage: str, tmp_path: P
     assert first[1] == second[1]
     loaded = replay(stage, ROOT, checkpoint, run=False)  # loading alone works on nothing
     assert loaded[2] == 20 and loaded[1] != first[1]
+
+
+def test_a_runs_batches_are_read_from_the_workers_metrics_and_taken_between_two_reads() -> None:
+    metrics = Metrics()
+    now = time.time()
+    metrics.took_batch("cluster", 20, [now - 0.2])
+    before = batch_figures(metrics.exposition().decode())
+    metrics.took_batch("cluster", 200, [now - 3.0, now - 0.5])
+    metrics.took_batch("cluster", 100, [now - 0.4])
+    metrics.took_batch("summarise", 7, [now - 0.1])
+    after = batch_figures(metrics.exposition().decode())
+    window = after["cluster"] - before["cluster"]
+    assert (window.batches, window.messages, window.over_second) == (2, 300.0, 1)
+    assert 3.4 <= window.waited < 3.9
+    assert after["summarise"].batches == 1 and after["prepare"] == BatchFigures(0, 0.0, 0.0, 0)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
+from agents.metrics import Metrics
 from agents.openapi import openapi_document, render_openapi
 from stream.alerts import AlertRules, AlertState, evaluate
 from stream.models import StoryUpdate, SummarySentence
@@ -227,3 +229,23 @@ def test_kraft_cluster_ids_never_look_like_options():
 
     ids = [_new_cluster_id() for _ in range(2000)]  # one raw draw in 64 starts with "-"
     assert not any(i.startswith("-") for i in ids) and len(set(ids)) == len(ids)
+
+
+def test_a_batch_records_its_size_and_its_oldest_messages_wait():
+    metrics = Metrics()
+    now = time.time()
+    metrics.took_batch("cluster", 30, [now - 0.3, now - 2.0, now - 1.0])
+    metrics.took_batch("cluster", 5, [now + 60.0])  # a producer's clock ahead of ours
+    metrics.took_batch("cluster", 0, [])
+    samples = {
+        (s.name, s.labels.get("le")): s.value
+        for family in metrics.registry.collect()
+        for s in family.samples
+        if s.labels.get("agent") == "cluster"
+    }
+    assert samples[("storystream_batch_messages_count", None)] == 3
+    assert samples[("storystream_batch_messages_sum", None)] == 35
+    assert samples[("storystream_batch_wait_seconds_count", None)] == 2
+    assert samples[("storystream_batch_wait_seconds_bucket", "0.05")] == 1  # the clock ahead
+    assert samples[("storystream_batch_wait_seconds_bucket", "1.5")] == 1
+    assert 2.0 <= samples[("storystream_batch_wait_seconds_sum", None)] < 2.5
