@@ -51,7 +51,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -370,21 +370,11 @@ class BatchFigures:
     over_second: int
     """Batches whose oldest message had waited more than a second."""
 
-    def __sub__(self, other: BatchFigures) -> BatchFigures:
-        return BatchFigures(
-            self.batches - other.batches,
-            self.messages - other.messages,
-            self.waited - other.waited,
-            self.over_second - other.over_second,
-        )
-
     def __add__(self, other: BatchFigures) -> BatchFigures:
-        return BatchFigures(
-            self.batches + other.batches,
-            self.messages + other.messages,
-            self.waited + other.waited,
-            self.over_second + other.over_second,
-        )
+        return BatchFigures(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+    def __sub__(self, other: BatchFigures) -> BatchFigures:
+        return BatchFigures(*(a - b for a, b in zip(astuple(self), astuple(other), strict=True)))
 
 
 BATCH_AGENTS = ("prepare", "cluster", "summarise")
