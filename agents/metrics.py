@@ -117,10 +117,11 @@ class Metrics:
         ``timestamps``: its Kafka messages' timestamps (epoch seconds). The consumer lag says
         how much waits in Kafka; this says how long the oldest of a batch waited in Kafka and
         in the worker's buffers together, and how full batches are when a stage falls
-        behind. A producer's clock ahead of ours reads as no wait, never a negative one.
+        behind. A producer's clock ahead of ours reads as no wait, never a negative one; a
+        message without a timestamp (Kafka's -1) counts for the size only.
         """
         self.batch_messages.labels(agent=agent).observe(messages)
-        oldest = min(timestamps, default=None)
+        oldest = min((t for t in timestamps if t > 0), default=None)
         if oldest is not None:
             self.batch_wait.labels(agent=agent).observe(max(0.0, time.time() - oldest))
 

@@ -237,14 +237,15 @@ def test_a_batch_records_its_size_and_its_oldest_messages_wait():
     metrics.took_batch("cluster", 30, [now - 0.3, now - 2.0, now - 1.0])
     metrics.took_batch("cluster", 5, [now + 60.0])  # a producer's clock ahead of ours
     metrics.took_batch("cluster", 0, [])
+    metrics.took_batch("cluster", 1, [-0.001])  # no timestamp: a size, no wait
     samples = {
         (s.name, s.labels.get("le")): s.value
         for family in metrics.registry.collect()
         for s in family.samples
         if s.labels.get("agent") == "cluster"
     }
-    assert samples[("storystream_batch_messages_count", None)] == 3
-    assert samples[("storystream_batch_messages_sum", None)] == 35
+    assert samples[("storystream_batch_messages_count", None)] == 4
+    assert samples[("storystream_batch_messages_sum", None)] == 36
     assert samples[("storystream_batch_wait_seconds_count", None)] == 2
     assert samples[("storystream_batch_wait_seconds_bucket", "0.05")] == 1  # the clock ahead
     assert samples[("storystream_batch_wait_seconds_bucket", "1.5")] == 1
