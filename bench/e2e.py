@@ -369,6 +369,8 @@ class BatchFigures:
     """Sum over batches of how long each one's oldest message had waited when taken up."""
     over_second: int
     """Batches whose oldest message had waited more than a second."""
+    versions: float = 0.0
+    """Story versions published (summarise's only): how many versions an article's batches made."""
 
     def __add__(self, other: BatchFigures) -> BatchFigures:
         return BatchFigures(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
@@ -378,7 +380,7 @@ class BatchFigures:
 
 
 BATCH_AGENTS = ("prepare", "cluster", "summarise")
-NO_BATCHES = BatchFigures(0, 0.0, 0.0, 0)
+NO_BATCHES = BatchFigures(0, 0.0, 0.0, 0, 0.0)
 
 
 def batch_figures(exposition: str) -> dict[str, BatchFigures]:
@@ -391,6 +393,8 @@ def batch_figures(exposition: str) -> dict[str, BatchFigures]:
             agent = sample.labels.get("agent")
             if agent in BATCH_AGENTS and sample.name.startswith("storystream_batch_"):
                 values[(sample.name, agent, sample.labels.get("le"))] = sample.value
+            elif sample.name == "storystream_story_versions_total":
+                values[(sample.name, "summarise", None)] = sample.value
     figures = {}
     for agent in BATCH_AGENTS:
         waits = values.get(("storystream_batch_wait_seconds_count", agent, None), 0.0)
@@ -400,6 +404,7 @@ def batch_figures(exposition: str) -> dict[str, BatchFigures]:
             messages=values.get(("storystream_batch_messages_sum", agent, None), 0.0),
             waited=values.get(("storystream_batch_wait_seconds_sum", agent, None), 0.0),
             over_second=int(waits - within),
+            versions=values.get(("storystream_story_versions_total", agent, None), 0.0),
         )
     return figures
 
@@ -940,15 +945,16 @@ def main() -> None:
             )
     print(
         "\n| workers | agent | batches | messages a batch | oldest message's wait when taken "
-        "up, mean s | batches whose oldest waited over 1 s |"
+        "up, mean s | batches whose oldest waited over 1 s | story versions a command |"
     )
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
         for agent, b in r.batches.items():
             if b.batches:
                 print(
                     f"| {r.workers} | {agent} | {b.batches:,} | {b.messages / b.batches:.1f} | "
-                    f"{b.waited / b.batches:.2f} | {b.over_second:,} |"
+                    f"{b.waited / b.batches:.2f} | {b.over_second:,} | "
+                    f"{f'{b.versions / b.messages:.3f}' if b.versions else ''} |"
                 )
     print("\n| workers | sent from (s into the window) | p50 s | p95 s | articles |")
     print("| --- | --- | --- | --- | --- |")

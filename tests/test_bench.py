@@ -144,8 +144,12 @@ def test_a_runs_batches_are_read_from_the_workers_metrics_and_taken_between_two_
     metrics.took_batch("cluster", 200, [now - 3.0, now - 0.5])
     metrics.took_batch("cluster", 100, [now - 0.4])
     metrics.took_batch("summarise", 7, [now - 0.1])
+    metrics.story_versions.inc(6)  # the summarise batch's versions
     after = batch_figures(metrics.exposition().decode())
     window = after["cluster"] - before["cluster"]
     assert (window.batches, window.messages, window.over_second) == (2, 300.0, 1)
     assert 3.4 <= window.waited < 3.9
-    assert after["summarise"].batches == 1 and after["prepare"] == BatchFigures(0, 0.0, 0.0, 0)
+    assert window.versions == 0.0  # versions are summarise's
+    summarise = after["summarise"] - before["summarise"]
+    assert (summarise.batches, summarise.messages, summarise.versions) == (1, 7.0, 6.0)
+    assert after["prepare"] == BatchFigures(0, 0.0, 0.0, 0, 0.0)
