@@ -71,12 +71,15 @@ class Settings(BaseSettings):
     cluster_max_batch: int = Field(
         default=200, ge=1, description="Most prepared articles a clustering batch takes."
     )
-    # 0.1 s rather than 0.02 for both helper batches: each batch is a round trip to a helper
-    # process, and at moderate rates the batches were a few articles each. Two bench/e2e.py
-    # runs side by side at 90 articles/s: worker CPU -17 %, all CPU -6 %; alone at 180/s on
-    # machine B, p95 1.99 -> 0.93 s. Under a backlog batches fill up either way.
+    # 0.02 s. The clustering stage's input comes in bursts: each prepare batch is one bundle a
+    # partition on articles.prepared, sent at once. A short window takes each burst as it
+    # arrives (batches of 30.8 articles at 300/s against 36.5 with 0.1 s: about one prepare
+    # batch either way), where 0.1 s only held it back, 0.05 s on average. At 300 articles/s at
+    # the steady state: prepared -> assigned p50 0.18 -> 0.08 s, for the same CPU (bench/e2e.py,
+    # README "Session 34"). The 0.1 s chosen before predates the bundles and the gathered
+    # batches: articles came one a message, and a short window meant a few articles a batch.
     cluster_batch_seconds: float = Field(
-        default=0.1, gt=0, description="Longest wait to fill a clustering batch."
+        default=0.02, gt=0, description="Longest wait to fill a clustering batch."
     )
     prepare_max_batch: int = Field(
         default=32,
@@ -95,14 +98,13 @@ class Settings(BaseSettings):
     story_retention_days: float = Field(
         default=14, gt=0, description="Stories quiet this long (event time) leave the state."
     )
-    # 0.1 s rather than 0.5 (or the 0.25 s the benchmark used): the window is collected while
-    # the previous batch is summarised, so under load batches grow by themselves and the window
-    # only sets the wait of a quiet stream. At 300 articles/s, 0.1 s made 5 % more versions per
-    # article than 0.25 s (0.96 against 0.92) for the same helper CPU within the noise; the
-    # summary stage's p50 fell from 0.53 s to 0.21-0.31 s, p95 produce-to-update from 1.21-3.52 s
-    # to 0.61-1.40 s (bench/e2e.py, machine B, README).
+    # 0.02 s, for the reason the clustering window is (above): the commands come in bursts, one
+    # bundle a partition a clustering batch, and a short window takes each as it arrives. At 300
+    # articles/s at the steady state: assigned -> update p50 0.24 -> 0.09 s (README "Session
+    # 34"). The window was 0.5 s, then 0.1 s (it made 5 % more versions an article than 0.25 s
+    # for the same helper CPU), both chosen before the bundles.
     debounce_seconds: float = Field(
-        default=0.1, ge=0.0, description="Longest wait to fill a batch of summary commands."
+        default=0.02, ge=0.0, description="Longest wait to fill a batch of summary commands."
     )
     debounce_max_batch: int = Field(default=500, ge=1)
     state_dir: Path = Path(".state")
