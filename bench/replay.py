@@ -62,8 +62,8 @@ from agents.runtime import ALLOCATORS, allocator_in_use, run_under_mimalloc  # n
 from bench.callgrind import HASH_SEED, callgrind  # noqa: E402
 
 BATCH = 40
-"""Articles a helper batch (about what 0.1 s of the prepare window holds at 300/s, and what
-the summary agent's 0.1 s debounce collects)."""
+"""Articles a helper batch: about what one holds at 300/s (a prepare batch 32, a clustering or
+summary batch 30-46, by their windows; README "Session 34")."""
 
 CLOCK = datetime(2026, 12, 1, tzinfo=UTC)
 """"Now" for the replays: the time each article arrived, and the time of each version and
