@@ -73,11 +73,12 @@ class Settings(BaseSettings):
     )
     # 0.02 s. The clustering stage's input comes in bursts: each prepare batch is one bundle a
     # partition on articles.prepared, sent at once. A short window takes each burst as it
-    # arrives (batches of 30.8 articles at 300/s against 36.5 with 0.1 s: about one prepare
-    # batch either way), where 0.1 s only held it back, 0.05 s on average. At 300 articles/s at
-    # the steady state: prepared -> assigned p50 0.18 -> 0.08 s, for the same CPU (bench/e2e.py,
-    # README "Session 34"). The 0.1 s chosen before predates the bundles and the gathered
-    # batches: articles came one a message, and a short window meant a few articles a batch.
+    # arrives (batches of 30.6-30.8 articles at 300/s against 35.4-36.2 with 0.1 s: about one
+    # prepare batch either way), where 0.1 s only held it back, 0.05 s on average. At 300
+    # articles/s at the steady state: prepared -> assigned p50 0.14-0.15 -> 0.08 s, for the same
+    # CPU (bench/e2e.py, alternated runs, README "Session 34"). The 0.1 s chosen before
+    # predates the bundles and the gathered batches: articles came one a message, and a short
+    # window meant a few articles a batch.
     cluster_batch_seconds: float = Field(
         default=0.02, gt=0, description="Longest wait to fill a clustering batch."
     )
@@ -100,9 +101,10 @@ class Settings(BaseSettings):
     )
     # 0.02 s, for the reason the clustering window is (above): the commands come in bursts, one
     # bundle a partition a clustering batch, and a short window takes each as it arrives. At 300
-    # articles/s at the steady state: assigned -> update p50 0.24 -> 0.09 s (README "Session
-    # 34"). The window was 0.5 s, then 0.1 s (it made 5 % more versions an article than 0.25 s
-    # for the same helper CPU), both chosen before the bundles.
+    # articles/s at the steady state: assigned -> update p50 0.15-0.18 -> 0.09 s, 0.970 versions
+    # a command against 0.955 (README "Session 34"). The window was 0.5 s, then 0.1 s (it made
+    # 5 % more versions an article than 0.25 s for the same helper CPU), both chosen before the
+    # bundles.
     debounce_seconds: float = Field(
         default=0.02, ge=0.0, description="Longest wait to fill a batch of summary commands."
     )

@@ -370,7 +370,7 @@ class BatchFigures:
     over_second: int
     """Batches whose oldest message had waited more than a second."""
     versions: float = 0.0
-    """Story versions published (summarise's only): how many versions an article's batches made."""
+    """Story versions published: summarise's (0 for the other agents)."""
 
     def __add__(self, other: BatchFigures) -> BatchFigures:
         return BatchFigures(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
