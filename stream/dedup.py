@@ -35,6 +35,7 @@ import hashlib
 import heapq
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from itertools import chain
 
 import numpy as np
@@ -133,6 +134,12 @@ def shingles(features: ArticleFeatures) -> set[bytes]:
     }
 
 
+_BLAKE2B_20 = partial(hashlib.blake2b, digest_size=20)
+_DIGEST = hashlib.blake2b.digest
+"""A 20-byte blake2b hasher of one shingle, and the method that reads its digest: C callables,
+mapped over an article's shingles by :func:`shingle_digests`."""
+
+
 def shingle_digests(grams: list[bytes]) -> np.ndarray:
     """One 20-byte blake2b digest per shingle, as five uint32 words (shape ``(n, 5)``).
 
@@ -148,7 +155,10 @@ def shingle_digests(grams: list[bytes]) -> np.ndarray:
     """
     if not grams:
         return np.zeros((0, 5), dtype=np.uint32)
-    joined = b"".join(hashlib.blake2b(g, digest_size=20).digest() for g in grams)
+    # Two maps of C callables, no Python frame a shingle: a generator around the same two
+    # calls took a tenth more (55 against 50 us for 150 shingles; the clustering replay 5.315
+    # against 5.275 million instructions an article, the same digest).
+    joined = b"".join(map(_DIGEST, map(_BLAKE2B_20, grams)))
     return np.frombuffer(joined, dtype=np.uint32).reshape(len(grams), 5)
 
 
