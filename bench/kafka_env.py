@@ -184,6 +184,8 @@ def cpu_model() -> str:
 
     Printed with every end-to-end table: two of our 2-core machines differ by a third and more
     on the same code, and a table that does not say which machine made it cannot be compared.
+    Family and model tell generations apart where a virtual machine's name does not ("AMD EPYC"
+    has covered processors whose core cost differed by half).
     """
     try:
         info = Path("/proc/cpuinfo").read_text()
@@ -191,9 +193,11 @@ def cpu_model() -> str:
         return f"unknown processor, {os.cpu_count()} cores"
     fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line and "\t" in line)
     name = " ".join(fields.get("model name\t", "unknown processor").split())
+    family, model = fields.get("cpu family\t", "").strip(), fields.get("model\t\t", "").strip()
+    generation = f" (family {family}, model {model})" if family and model else ""
     mhz = fields.get("cpu MHz\t\t", "").strip()
     clock = f" at {float(mhz) / 1000:.1f} GHz" if mhz else ""
-    return f"{name}{clock}, {os.cpu_count()} cores"
+    return f"{name}{generation}{clock}, {os.cpu_count()} cores"
 
 
 def _status_mb(pid: int, key: str) -> float:
